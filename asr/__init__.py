@@ -1,0 +1,1 @@
+"""asr component of the 12345 hotline IVR."""

@@ -1,0 +1,1 @@
+"""bridge component of the 12345 hotline IVR."""

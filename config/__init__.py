@@ -1,0 +1,8 @@
+"""Validated configuration: one pydantic model per component, loaded from ``config/<name>.yaml``.
+
+See :mod:`config.loader`.
+"""
+
+from config.loader import ConfigError, config_dir, load_config
+
+__all__ = ["ConfigError", "config_dir", "load_config"]

@@ -1,0 +1,1 @@
+"""flows component of the 12345 hotline IVR."""

@@ -1,0 +1,1 @@
+"""prompts component of the 12345 hotline IVR."""
