@@ -1,0 +1,72 @@
+"""Hypothesis fuzzing: the SIP parser and framer never raise anything but their own errors."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ivr.sip import Request, SipFramingError, SipParseError, StreamFramer, make_response, parse_message
+
+SEED = (
+    b"INVITE sip:12345@127.0.0.1:5060 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK8a3c;rport\r\n"
+    b"From: \"A\" <sip:caller@127.0.0.1:5062>;tag=3b0c\r\nTo: <sip:12345@127.0.0.1>\r\n"
+    b"Call-ID: 7b4e59a0\r\nCSeq: 7291 INVITE\r\nContact: <sip:c@127.0.0.1:5062>\r\nSupported:\r\n"
+    b"Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n"
+)
+
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _check(data: bytes) -> None:
+    try:
+        msg = parse_message(data)
+    except SipParseError as exc:
+        assert exc.reason and "\r" not in exc.reason and "\n" not in exc.reason
+        if exc.partial is not None:
+            make_response(exc.partial, exc.status, exc.reason, to_tag="x").to_bytes()
+        return
+    # Whatever parsed must serialise and parse back to the same thing.
+    again = parse_message(msg.to_bytes())
+    assert type(again) is type(msg) and again.body == msg.body
+    assert [h for h in again.headers if h[0] != "Content-Length"] == [h for h in msg.headers if h[0] != "Content-Length"]
+    if isinstance(msg, Request):
+        make_response(msg, 200, to_tag="t").to_bytes()
+
+
+@FUZZ
+@given(st.binary(max_size=600))
+def test_random_bytes(data: bytes) -> None:
+    _check(data)
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_invite(data: st.DataObject) -> None:
+    raw = bytearray(SEED)
+    for _ in range(data.draw(st.integers(1, 6))):
+        op = data.draw(st.sampled_from(["flip", "insert", "delete"]))
+        pos = data.draw(st.integers(0, len(raw)))
+        if op == "flip" and pos < len(raw):
+            raw[pos] = data.draw(st.integers(0, 255))
+        elif op == "insert":
+            raw[pos:pos] = data.draw(st.sampled_from([b"\r\n", b" ", b":", b";", b"<", b">", b"\"", b",", b"\t",
+                                                       b"%", b"[", b"@", b"=", b"\x00", b"\r\n "]))
+        elif pos < len(raw):
+            del raw[pos : pos + data.draw(st.integers(1, 8))]
+    _check(bytes(raw))
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=120), max_size=8))
+def test_framer(chunks: list[bytes]) -> None:
+    framer = StreamFramer(max_header_bytes=512, max_body_bytes=4096)
+    try:
+        for chunk in [SEED, *chunks]:
+            for message in framer.feed(chunk):
+                try:
+                    parse_message(message, stream=True)
+                except SipParseError:
+                    pass
+    except SipFramingError:
+        pass
