@@ -276,7 +276,7 @@ def test_headers_collection_behaviour() -> None:
     assert h.get("VIA") == "SIP/2.0/UDP a;branch=z9hG4bK1"
     assert h.get_all("Route") == ["<sip:r1;lr>", "<sip:r2;lr>", "<sip:r3>"]
     h.prepend("Via", "SIP/2.0/UDP b;branch=z9hG4bK2")
-    assert [v for n, v in h if n == "Via"][0].endswith("z9hG4bK2")
+    assert next(v for n, v in h if n == "Via").endswith("z9hG4bK2")
     h.set("Route", "<sip:only>")
     assert h.get_all("route") == ["<sip:only>"]
     h.add("WWW-Authenticate", 'Digest realm="a,b", nonce="n"')
