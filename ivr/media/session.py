@@ -1,0 +1,460 @@
+"""MediaSession: the RTP side of one call leg (UDP socket shell around the sans-IO media cores).
+
+The shared :class:`~ivr.media.pacer.Pacer` drives every session: in the receive phase of a tick the session
+drains its non-blocking socket (no per-packet event-loop wake-ups), feeds the jitter buffer and the RFC 4733
+receiver, and pops one frame for its audio sink / bridge peer; in the send phase it sends exactly one packet:
+a DTMF event packet, a playback frame, bridged audio, or silence.  RTP timestamps are derived from the pacer's
+frame number, so they advance 160 per frame even across silence, hold or skipped frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import itertools
+import logging
+import random
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Literal
+
+from ivr.app import FRAME_SAMPLES, Playback
+from ivr.media import dtmf, rtcp
+from ivr.media.clock import Clock
+from ivr.media.codecs import PCMU, Codec, codec_by_name, transcode_table
+from ivr.media.jitter import JitterBuffer
+from ivr.media.pacer import Pacer
+from ivr.media.playback import PlaybackQueue
+from ivr.media.rtp import RtpError, RtpPacket, decode, pack_header_into, ts_delta
+
+log = logging.getLogger(__name__)
+
+Direction = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+CN_PAYLOAD_TYPE = 13
+MAX_DRAIN = 64  # datagrams read per socket per tick
+RTCP_INTERVAL_FRAMES = 250  # 5 s
+_playback_ids = itertools.count(1)
+
+
+class MediaError(Exception):
+    """A media session cannot do what was asked (no port free, no telephone-event negotiated, closed...)."""
+
+
+class MediaSession:
+    def __init__(
+        self,
+        *,
+        local_host: str,
+        port_range: tuple[int, int],
+        pacer: Pacer,
+        clock: Clock,
+        loop: asyncio.AbstractEventLoop | None = None,
+        jitter_target_ms: int = 60,
+        with_rtcp: bool = True,
+    ) -> None:
+        low, high = port_range
+        if not 0 < low < high <= 65535:
+            raise ValueError(f"bad port range {port_range}")
+        self.local_host = local_host
+        self.port_range = (low, high)
+        self.pacer = pacer
+        self.clock = clock
+        self._loop = loop
+        self._jitter_target_ms = jitter_target_ms
+        self._use_rtcp = with_rtcp
+        self.port = 0
+        self.closed = False
+        self.direction: Direction = "sendrecv"
+        self._sock: socket.socket | None = None
+        self._rtcp_sock: socket.socket | None = None
+        # remote / negotiated
+        self.codec: Codec = PCMU
+        self.payload_type = PCMU.static_pt
+        self.dtmf_payload_type: int | None = None
+        self._dest: tuple[str, int] | None = None
+        self._rtcp_dest: tuple[str, int] | None = None
+        self._signalled: tuple[str, int] | None = None
+        # send state
+        self.ssrc = secrets.randbits(32)
+        self._seq = secrets.randbits(16)
+        self._ts0 = secrets.randbits(32)
+        self._n0: int | None = None
+        self._gap = True  # next packet starts a talkspurt (marker)
+        self._last_sent_frame = -2
+        self._buf = bytearray(12 + FRAME_SAMPLES)
+        self._silence = PCMU.silence_frame(FRAME_SAMPLES)
+        self._playback = PlaybackQueue()
+        self._dtmf_out: deque[tuple[bytes, bool] | None] = deque()  # None separates digits
+        self._dtmf_ts: int | None = None
+        self._bridge_in: bytes | None = None
+        self._bridge_peer: MediaSession | None = None
+        # receive state
+        self._jb = self._new_jitter_buffer()
+        self._dtmf_rx = dtmf.ReceiverState()
+        self._sink: Callable[[bytes], None] | None = None
+        self._dtmf_handler: Callable[[str, int], None] | None = None
+        self._remote_ssrc: int | None = None
+        self._transit: int | None = None
+        self._jitter = 0.0  # RFC 3550 interarrival jitter, timestamp units
+        self._last_rtcp: list[rtcp.RtcpPacket] = []
+        self.counters = dict.fromkeys(
+            (
+                "sent", "sent_bytes", "send_errors", "received", "bad_packets", "foreign_pt", "latched",
+                "dtmf_received", "dtmf_sent", "rtcp_received", "rtcp_bad", "rtcp_sent", "misframed",
+            ),
+            0,
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<MediaSession {self.local_host}:{self.port} ssrc={self.ssrc:08x} dest={self._dest}>"
+
+    def _new_jitter_buffer(self) -> JitterBuffer:
+        return JitterBuffer(
+            silence=self.codec.silence_frame(FRAME_SAMPLES),
+            attenuate=self.codec.attenuate,
+            target_ms=self._jitter_target_ms,
+        )
+
+    # -- setup ----------------------------------------------------------------------------------------------------
+    def open(self) -> int:
+        """Bind an even RTP port (and port+1 for RTCP) from the range; register with the pacer."""
+        if self._sock is not None:
+            return self.port
+        if self.closed:
+            raise MediaError("session is closed")
+        low, high = self.port_range
+        first = low + (low & 1)
+        candidates = list(range(first, high, 2))
+        if not candidates:
+            raise MediaError(f"no even port in {self.port_range}")
+        start = random.randrange(len(candidates))
+        for port in candidates[start:] + candidates[:start]:
+            rtp_sock = self._bind(port)
+            if rtp_sock is None:
+                continue
+            rtcp_sock = None
+            if self._use_rtcp:
+                rtcp_sock = self._bind(port + 1)
+                if rtcp_sock is None:
+                    rtp_sock.close()
+                    continue
+            self._sock, self._rtcp_sock, self.port = rtp_sock, rtcp_sock, port
+            self.pacer.register(self)
+            return port
+        raise MediaError(f"no free RTP port pair in {self.port_range} on {self.local_host}")
+
+    def _bind(self, port: int) -> socket.socket | None:
+        family = socket.AF_INET6 if ":" in self.local_host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.bind((self.local_host, port))
+        except OSError as exc:
+            sock.close()
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return None
+            raise MediaError(f"cannot bind {self.local_host}:{port}: {exc}") from exc
+        sock.setblocking(False)
+        return sock
+
+    def set_remote(
+        self, host: str, port: int, *, payload_type: int, codec: str, dtmf_payload_type: int | None, ptime: int = 20
+    ) -> None:
+        """Where to send (until symmetric RTP latches to the real source), and the negotiated formats."""
+        if ptime != 20:
+            raise MediaError(f"ptime {ptime} ms is not supported (20 ms only)")
+        if not 0 <= payload_type <= 127 or (dtmf_payload_type is not None and not 0 <= dtmf_payload_type <= 127):
+            raise MediaError("payload type out of range")
+        new_codec = codec_by_name(codec)
+        if new_codec.name != self.codec.name:
+            self.codec = new_codec
+            self._silence = new_codec.silence_frame(FRAME_SAMPLES)
+            self._jb = self._new_jitter_buffer()
+        self.payload_type = payload_type
+        self.dtmf_payload_type = dtmf_payload_type
+        if (host, port) != self._signalled:  # a new address in the SDP (re-INVITE) overrides the latch
+            self._signalled = (host, port)
+            self._dest = (host, port)
+            self._rtcp_dest = (host, port + 1)
+
+    @property
+    def remote(self) -> tuple[str, int] | None:
+        """Where RTP is sent now (the latched source address once the remote has sent RTP)."""
+        return self._dest
+
+    # -- application API --------------------------------------------------------------------------------------------
+    def play(self, pcm: bytes, *, interruptible: bool = True) -> Playback:
+        loop = self._loop or asyncio.get_running_loop()
+        handle = Playback(next(_playback_ids), loop.create_future())
+        if self.closed:
+            handle.done.set_result(False)
+        else:
+            self._playback.add(bytes(pcm), handle, interruptible=interruptible)
+        return handle
+
+    def stop_playback(self, force: bool = False) -> None:
+        self._playback.stop(force=force)
+
+    @property
+    def playing(self) -> bool:
+        return self._playback.active
+
+    def set_audio_sink(self, cb: Callable[[bytes], None] | None) -> None:
+        self._sink = cb
+
+    def set_dtmf_handler(self, cb: Callable[[str, int], None] | None) -> None:
+        self._dtmf_handler = cb
+
+    def send_dtmf(self, digit: str, duration_ms: int = 100) -> None:
+        """Queue an RFC 4733 event; audio pauses while it is sent."""
+        if self.dtmf_payload_type is None:
+            raise MediaError("no telephone-event payload type negotiated")
+        self._dtmf_out.extend(dtmf.sender_payloads(digit, duration_ms))
+        self._dtmf_out.append(None)
+
+    def set_direction(self, direction: Direction) -> None:
+        """Our direction: ``sendonly`` / ``inactive`` stop delivering received audio, ``recvonly`` stops sending."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"unknown direction {direction!r}")
+        self.direction = direction
+
+    def set_bridge_peer(self, peer: MediaSession | None) -> None:
+        """Send our received audio (and digits) to ``peer`` instead of nowhere; see :mod:`ivr.media.bridge`."""
+        self._bridge_peer = peer
+        self._bridge_in = None
+
+    @property
+    def bridge_peer(self) -> MediaSession | None:
+        return self._bridge_peer
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.pacer.unregister(self)
+        self._playback.stop(force=True)
+        peer = self._bridge_peer
+        if peer is not None and peer._bridge_peer is self:
+            peer.set_bridge_peer(None)
+        self._bridge_peer = None
+        if self._rtcp_sock is not None and self._rtcp_dest is not None and self.counters["sent"]:
+            self._sendto(self._rtcp_sock, rtcp.build_bye(self.ssrc), self._rtcp_dest)
+        for sock in (self._sock, self._rtcp_sock):
+            if sock is not None:
+                sock.close()
+        self._sock = self._rtcp_sock = None
+
+    def stats(self) -> dict[str, float | int]:
+        jb = self._jb.stats
+        pacer = self.pacer.stats
+        return {
+            **self.counters,
+            "lost": jb.lost,
+            "late": jb.late,
+            "duplicates": jb.duplicates,
+            "concealed": jb.concealed,
+            "underruns": jb.underruns,
+            "jitter_ms": round(self._jitter * 1000 / self.codec.clock_rate, 3),
+            "late_ticks": pacer.late_ticks,
+            "max_lateness_ms": round(pacer.max_lateness * 1000, 3),
+            "skipped_frames": pacer.skipped_frames,
+            "playbacks_completed": self._playback.completed,
+            "playbacks_stopped": self._playback.stopped,
+        }
+
+    # -- pacer ticks ------------------------------------------------------------------------------------------------
+    def tick_receive(self, frame_no: int, now: float) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(MAX_DRAIN):
+            try:
+                data, addr = sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            self._on_datagram(data, addr, now)
+        if frame_no % 25 == 0:
+            self._rtcp_tick(frame_no, now)
+        frame = self._jb.pop(now)
+        if frame is not None and self.direction in ("sendrecv", "recvonly"):
+            peer = self._bridge_peer
+            if peer is not None:
+                table = transcode_table(self.codec, peer.codec)
+                peer._bridge_in = frame.translate(table) if table is not None else frame
+            sink = self._sink
+            if sink is not None:
+                sink(self.codec.decode(frame))
+        if not self._dtmf_rx.reported:
+            self._dtmf_step(dtmf.Poll(now))
+
+    def tick_send(self, frame_no: int, now: float) -> None:
+        if self._n0 is None:
+            self._n0 = frame_no
+        dest = self._dest
+        if dest is None or self.direction in ("recvonly", "inactive") or self._sock is None:
+            self._gap = True
+            self._bridge_in = None
+            return
+        ts = (self._ts0 + (frame_no - self._n0) * FRAME_SAMPLES) & 0xFFFFFFFF
+        marker = self._gap or frame_no != self._last_sent_frame + 1
+        self._gap = False
+        self._last_sent_frame = frame_no
+        dtmf_out = self._dtmf_out
+        while dtmf_out and dtmf_out[0] is None:  # end of a digit: the next one gets a new event timestamp
+            dtmf_out.popleft()
+            self._dtmf_ts = None
+        if dtmf_out:
+            self._send_dtmf_packet(ts, dest)
+            return
+        bridged, self._bridge_in = self._bridge_in, None
+        nxt = self._playback.next_frame(self.codec) if self._playback.active else None
+        if nxt is not None:
+            payload, starts = nxt
+            marker = marker or starts
+        else:
+            payload = bridged if bridged is not None else self._silence
+        buf = self._buf
+        pack_header_into(buf, marker, self.payload_type, self._seq, ts, self.ssrc)
+        n = 12 + len(payload)
+        buf[12:n] = payload
+        self._seq = (self._seq + 1) & 0xFFFF
+        if self._sendto(self._sock, memoryview(buf)[:n], dest):
+            self.counters["sent"] += 1
+            self.counters["sent_bytes"] += n
+        if nxt is not None:
+            self._playback.finish_if_done()
+        if frame_no % RTCP_INTERVAL_FRAMES == RTCP_INTERVAL_FRAMES - 1:
+            self._send_sr(ts)
+
+    def _send_dtmf_packet(self, ts: int, dest: tuple[str, int]) -> None:
+        item = self._dtmf_out.popleft()
+        assert item is not None  # separators are consumed before
+        payload, marker = item
+        if self._dtmf_ts is None:  # first packet of a digit: its event timestamp is this frame's
+            self._dtmf_ts = ts
+            self.counters["dtmf_sent"] += 1
+        pt = self.dtmf_payload_type if self.dtmf_payload_type is not None else 101
+        header = bytearray(12)
+        pack_header_into(header, marker, pt, self._seq, self._dtmf_ts, self.ssrc)
+        self._seq = (self._seq + 1) & 0xFFFF
+        if self._sock is not None and self._sendto(self._sock, bytes(header) + payload, dest):
+            self.counters["sent"] += 1
+        self._gap = True  # audio after the event starts a new talkspurt
+
+    def _sendto(self, sock: socket.socket, data: bytes | memoryview, dest: tuple[str, int]) -> bool:
+        try:
+            sock.sendto(data, dest)
+            return True
+        except OSError:  # buffer full, unreachable, bad address: count it, never break the tick
+            self.counters["send_errors"] += 1
+            return False
+
+    # -- receive path -----------------------------------------------------------------------------------------------
+    def _on_datagram(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+        counters = self.counters
+        if len(data) < 12 or data[0] & 0xC0 != 0x80:
+            counters["bad_packets"] += 1
+            return
+        if 200 <= data[1] <= 204:  # RTCP multiplexed on the RTP port (RFC 5761)
+            self._on_rtcp(data, addr)
+            return
+        try:
+            packet = decode(data)
+        except RtpError:
+            counters["bad_packets"] += 1
+            return
+        pt = packet.payload_type
+        if self._signalled is None:
+            counters["foreign_pt"] += 1
+            return
+        if pt == self.payload_type:
+            payload = packet.payload
+            if len(payload) != FRAME_SAMPLES:
+                counters["misframed"] += 1
+                payload = (payload + self._silence)[:FRAME_SAMPLES]
+                packet = RtpPacket(pt, packet.sequence, packet.timestamp, packet.ssrc, payload)
+            if self.direction in ("sendrecv", "recvonly"):
+                self._jb.push(packet, now)
+            self._update_jitter(packet.ssrc, packet.timestamp, now)
+        elif pt == self.dtmf_payload_type:
+            self._jb.push_non_audio(packet, now)
+            try:
+                event = dtmf.decode_event(packet.payload)
+            except dtmf.DtmfError:
+                counters["bad_packets"] += 1
+                return
+            self._dtmf_step(dtmf.EventPacket(packet.ssrc, packet.timestamp, event, now))
+        elif pt == CN_PAYLOAD_TYPE:
+            self._jb.push_non_audio(packet, now)
+        else:
+            counters["foreign_pt"] += 1
+            return
+        counters["received"] += 1
+        if addr != self._dest:  # symmetric RTP: answer where the remote's RTP really comes from
+            self._dest = addr
+            self._rtcp_dest = (addr[0], addr[1] + 1)
+            counters["latched"] += 1
+
+    def _update_jitter(self, ssrc: int, timestamp: int, now: float) -> None:
+        arrival = int(now * self.codec.clock_rate)
+        transit = arrival - timestamp
+        if ssrc != self._remote_ssrc or self._transit is None:
+            self._remote_ssrc, self._transit = ssrc, transit
+            return
+        d = abs(ts_delta(transit & 0xFFFFFFFF, self._transit & 0xFFFFFFFF))
+        self._transit = transit
+        self._jitter += (d - self._jitter) / 16
+
+    def _dtmf_step(self, event: dtmf.EventPacket | dtmf.Poll) -> None:
+        self._dtmf_rx, digits = dtmf.step(self._dtmf_rx, event)
+        for d in digits:
+            self.counters["dtmf_received"] += 1
+            peer = self._bridge_peer
+            if peer is not None and peer.dtmf_payload_type is not None:
+                peer.send_dtmf(d.digit, max(40, d.duration_ms))
+            handler = self._dtmf_handler
+            if handler is not None:
+                handler(d.digit, d.duration_ms)
+
+    # -- RTCP -------------------------------------------------------------------------------------------------------
+    def _rtcp_tick(self, frame_no: int, now: float) -> None:
+        sock = self._rtcp_sock
+        if sock is None:
+            return
+        for _ in range(MAX_DRAIN):
+            try:
+                data, addr = sock.recvfrom(2048)
+            except OSError:
+                break
+            self._on_rtcp(data, addr)
+
+    def _on_rtcp(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            self._last_rtcp = rtcp.parse(data)
+        except rtcp.RtcpError:
+            self.counters["rtcp_bad"] += 1
+            return
+        self.counters["rtcp_received"] += 1
+
+    @property
+    def last_rtcp(self) -> list[rtcp.RtcpPacket]:
+        return list(self._last_rtcp)
+
+    def _send_sr(self, rtp_ts: int) -> None:
+        if self._rtcp_sock is None or self._rtcp_dest is None:
+            return
+        report = rtcp.SenderReport(
+            self.ssrc,
+            rtcp.ntp_from_unix(time.time()),
+            rtp_ts,
+            self.counters["sent"],
+            max(0, self.counters["sent_bytes"] - 12 * self.counters["sent"]),
+        )
+        packet = rtcp.build_sr(report, cname=f"ivr@{self.local_host}".encode())
+        if self._sendto(self._rtcp_sock, packet, self._rtcp_dest):
+            self.counters["rtcp_sent"] += 1
