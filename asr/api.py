@@ -87,6 +87,19 @@ class Listener(Protocol):
     def close(self) -> None: ...
 
 
+class PromptAwareListener(Listener, Protocol):
+    """Optional extension (asr listeners implement it): prompts and clock ticks.
+
+    ``set_prompt(True, now)`` while a prompt plays: an utterance shorter than ``min_barge_in_speech`` (a backchannel
+    such as 嗯/啊/对/好), or any utterance when the spec has ``barge_in=False``, is dropped instead of recognized, and
+    the no-input timer only starts at ``set_prompt(False, now)``.  ``tick(now)`` lets timers fire when no audio comes.
+    """
+
+    def set_prompt(self, playing: bool, now: float) -> None: ...
+
+    def tick(self, now: float) -> None: ...
+
+
 @dataclass(frozen=True)
 class SpeechStatus:
     available: bool  # False: DTMF mode (no model, or model failed to load)
