@@ -4,8 +4,10 @@ Playout is by sequence number.  A stream starts playing once ``target_ms`` of au
 packet has waited ``target_ms``.  Reordered packets are put back in order, duplicates dropped, packets older
 than the playout point dropped and counted as late.  A missing frame with later frames already buffered is lost:
 it is concealed by repeating the last frame at -6 dB per lost frame, then silence.  A missing frame with nothing
-buffered is an underrun: the playout point waits (the buffer grows by one frame, absorbing a jitter spike); after
-``idle_frames`` empty pops the stream is idle and :meth:`pop` returns None until packets come again.  Above
+buffered is an underrun: the playout point waits (absorbing a delay spike: the late packets still play); when
+packets come again and the buffer holds more than the target, missing frames at its head are skipped so the delay
+returns to the target.  After ``idle_frames`` empty pops the stream is idle and :meth:`pop` returns None until
+packets come again.  Above
 ``max_ms`` of buffered audio the oldest frames are dropped (sender clock faster than ours).  An SSRC change, or
 a sequence jump of more than ``max_gap`` frames, restarts the buffer.
 """
@@ -142,20 +144,26 @@ class JitterBuffer:
                 return None
             self._playing = True
         frame = frames.pop(self._next, None)
+        if frame is None and frames:  # a hole with later frames buffered: lost
+            excess = self._highest - self._next + 1 - self.target_frames
+            while excess > 0 and frame is None:  # behind the target delay (after an underrun): skip ahead
+                self._next += 1
+                self.stats.lost += 1
+                excess -= 1
+                frame = frames.pop(self._next, None)
+            if frame is None:
+                self._next += 1
+                self.stats.lost += 1
+                return self._conceal()
         if frame is not None:
             self._next += 1
             self._empty_pops = 0
             self.stats.played += 1
-            if frame is _NON_AUDIO or not frame:
-                self._lost_run = 0
+            self._lost_run = 0
+            if not frame:  # a telephone-event / comfort-noise slot
                 return self.silence
             self._last = frame
-            self._lost_run = 0
             return frame
-        if frames:  # a hole with later frames buffered: lost
-            self._next += 1
-            self.stats.lost += 1
-            return self._conceal()
         self._empty_pops += 1
         if self._empty_pops >= self.idle_frames:
             self._playing = False
