@@ -1,0 +1,126 @@
+"""Due times from request type, urgency and category rules, counted in working days with a holiday calendar.
+
+Pure: no clock, no I/O except :func:`load_policy_rules`, which reads category deadline rules from the flows policy
+file when it exists (``categories: {code: {deadline: {working_days: N} | {hours: N}}}``; also accepts
+``deadline_days`` / ``deadline_hours`` keys).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from config.bridge import DeadlineConfig, DeadlineRule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    holidays: frozenset[date] = frozenset()
+    working_weekends: frozenset[date] = frozenset()  # 调休
+
+    @classmethod
+    def of(cls, holidays: Iterable[date], working_weekends: Iterable[date]) -> WorkCalendar:
+        return cls(frozenset(holidays), frozenset(working_weekends))
+
+    def is_working_day(self, d: date) -> bool:
+        if d in self.working_weekends:
+            return True
+        if d in self.holidays:
+            return False
+        return d.weekday() < 5
+
+    def add_working_days(self, start: datetime, days: float, end_hour: int = 17) -> datetime:
+        """``days`` working days after ``start``: the due time is the end of the N-th following working day.
+
+        Fractions round up to whole days (a 0.5-day rule is due at the end of the next working day).
+        """
+        whole = max(1, int(-(-days // 1)))
+        d = start.date()
+        counted = 0
+        while counted < whole:
+            d += timedelta(days=1)
+            if self.is_working_day(d):
+                counted += 1
+        return datetime.combine(d, time(end_hour), tzinfo=start.tzinfo)
+
+
+def pick_rule(cfg: DeadlineConfig, category_rules: dict[str, DeadlineRule], request_type: str,
+              urgency: str, category: str | None) -> tuple[DeadlineRule, str]:
+    """The governing rule and where it came from; the tightest of urgency, category and type rules wins."""
+    candidates: list[tuple[DeadlineRule, str]] = []
+    if urgency in cfg.by_urgency:
+        candidates.append((cfg.by_urgency[urgency], f"urgency:{urgency}"))
+    if category:
+        if category in cfg.by_category:
+            candidates.append((cfg.by_category[category], f"category:{category}"))
+        elif category in category_rules:
+            candidates.append((category_rules[category], f"policy:{category}"))
+    if request_type in cfg.by_type:
+        candidates.append((cfg.by_type[request_type], f"type:{request_type}"))
+    if not candidates:
+        return DeadlineRule(working_days=5), "default"
+
+    def span_hours(r: DeadlineRule) -> float:
+        if r.hours is not None:
+            return r.hours
+        return (r.working_days or 5) * 24 * 1.4  # a working day spans ~1.4 calendar days on average
+
+    return min(candidates, key=lambda c: span_hours(c[0]))
+
+
+def due_time(cfg: DeadlineConfig, cal: WorkCalendar, category_rules: dict[str, DeadlineRule], start: datetime,
+             request_type: str, urgency: str, category: str | None) -> datetime:
+    rule, _src = pick_rule(cfg, category_rules, request_type, urgency, category)
+    if rule.hours is not None:
+        return start + timedelta(hours=rule.hours)
+    return cal.add_working_days(start, rule.working_days or 5, cfg.work_end_hour)
+
+
+def _rule_from(entry: Any) -> DeadlineRule | None:
+    if not isinstance(entry, dict):
+        return None
+    dl = entry.get("deadline")
+    if isinstance(dl, dict):
+        try:
+            return DeadlineRule.model_validate(dl)
+        except ValueError:
+            return None
+    if isinstance(dl, int | float):
+        return DeadlineRule(working_days=float(dl))
+    if "deadline_hours" in entry:
+        return DeadlineRule(hours=float(entry["deadline_hours"]))
+    if "deadline_days" in entry:
+        return DeadlineRule(working_days=float(entry["deadline_days"]))
+    return None
+
+
+def load_policy_rules(path: Path | None) -> dict[str, DeadlineRule]:
+    """Category deadline rules from the flows policy file; empty when absent or unreadable (logged)."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        log.warning("cannot read deadline rules from %s: %s", path, exc)
+        return {}
+    cats = data.get("categories") if isinstance(data, dict) else None
+    rules: dict[str, DeadlineRule] = {}
+    if isinstance(cats, dict):
+        items: Iterable[tuple[Any, Any]] = cats.items()
+    elif isinstance(cats, list):
+        items = ((c.get("id") or c.get("code"), c) for c in cats if isinstance(c, dict))
+    else:
+        return {}
+    for code, entry in items:
+        rule = _rule_from(entry)
+        if code and rule is not None:
+            rules[str(code)] = rule
+    return rules
