@@ -32,6 +32,7 @@ class JitterStats:
     underruns: int = 0
     overflow_dropped: int = 0
     resets: int = 0
+    flushed: int = 0  # unplayed frames dropped by a reset
 
 
 class JitterBuffer:
@@ -81,6 +82,7 @@ class JitterBuffer:
     def _restart(self, ssrc: int, ext: int, arrival: float) -> None:
         if self._ssrc is not None:
             self.stats.resets += 1
+        self.stats.flushed += len(self._frames)
         self._frames.clear()
         self._ssrc = ssrc
         self._next = ext
