@@ -134,6 +134,16 @@ class Headers:
                 return
         self._items.append((cname, value.strip()))
 
+    def replace_first_value(self, name: str, value: str) -> bool:
+        """Replace the first value of list header ``name`` (e.g. the top Via) keeping the rest of its line."""
+        cname = canonical_name(name)
+        for index, (existing, line) in enumerate(self._items):
+            if existing == cname:
+                rest = split_list(line)[1:]
+                self._items[index] = (cname, ", ".join([value.strip(), *rest]))
+                return True
+        return False
+
     def remove(self, name: str) -> None:
         cname = canonical_name(name)
         self._items = [it for it in self._items if it[0] != cname]
