@@ -45,6 +45,11 @@ def vrun() -> Iterator[Callable[[Coroutine[Any, Any, T]], T]]:
         return loop.run_until_complete(coro)
 
     yield run
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     loop.run_until_complete(loop.shutdown_default_executor())
     loop.close()
 

@@ -1,0 +1,119 @@
+"""Agent state: the same suite on the in-process and the Redis implementation (real Redis, test key prefix)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from bridge.agents import AgentState, FailoverAgentState, MemoryAgentState
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@asynccontextmanager
+async def make(kind: str) -> AsyncIterator[AgentState]:
+    if kind == "memory":
+        yield MemoryAgentState()
+        return
+    from bridge.agents_redis import RedisAgentState
+
+    st = RedisAgentState.from_url(REDIS_URL, f"test:{uuid.uuid4().hex[:10]}:")
+    try:
+        yield st
+    finally:
+        await st.clear()
+        await st.close()
+
+
+KINDS = ["memory", pytest.param("redis", marks=pytest.mark.services)]
+Run = Callable[[Coroutine[Any, Any, None]], None]
+
+
+def arun(coro: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(coro)
+
+
+async def _setup(st: AgentState) -> None:
+    for i, aid in enumerate(["a1", "a2", "a3"]):
+        await st.register(aid, ["general"] + (["water"] if aid == "a3" else []))
+        await st.set_presence(aid, "available", 100.0 + i)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_longest_idle_first_and_back_of_line(kind: str) -> None:
+    async def go() -> None:
+        async with make(kind) as st:
+            await _setup(st)
+            assert await st.claim("c1", None, ()) == "a1"
+            assert await st.claim("c2", None, ()) == "a2"
+            await st.release("a1", 200.0)
+            assert await st.claim("c3", None, ()) == "a3"
+            assert await st.claim("c4", None, ()) == "a1"
+            assert await st.claim("c5", None, ()) is None
+            snap = await st.snapshot()
+            assert snap["a1"].state == "reserved" and snap["a1"].call_id == "c4"
+    arun(go())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_skills_exclusions_presence(kind: str) -> None:
+    async def go() -> None:
+        async with make(kind) as st:
+            await _setup(st)
+            assert await st.claim("c1", "water", ()) == "a3"
+            assert await st.claim("c2", "water", ()) is None
+            assert await st.claim("c3", None, ("a1",)) == "a2"
+            await st.set_presence("a1", "away", 300.0)
+            assert await st.claim("c4", None, ()) is None
+            await st.set_presence("a1", "available", 301.0)
+            await st.set_call_state("a1", "talking", "cX")
+            assert await st.claim("c5", None, ()) is None  # busy agents are never claimed
+            await st.release("a1", 302.0)
+            assert await st.claim("c6", None, ()) == "a1"
+    arun(go())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_concurrent_claims_never_share_an_agent(kind: str) -> None:
+    async def go() -> None:
+        async with make(kind) as st:
+            for i in range(5):
+                await st.register(f"b{i}", [])
+                await st.set_presence(f"b{i}", "available", float(i))
+            got = await asyncio.gather(*(st.claim(f"c{i}", None, ()) for i in range(20)))
+            real = [g for g in got if g]
+            assert sorted(real) == [f"b{i}" for i in range(5)] and got.count(None) == 15
+    arun(go())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_waiting_queue_order(kind: str) -> None:
+    async def go() -> None:
+        async with make(kind) as st:
+            await st.enqueue("late", 5.0)
+            await st.enqueue("early", 1.0)
+            assert await st.waiting() == ["early", "late"]
+            await st.dequeue("early")
+            assert await st.waiting() == ["late"]
+    arun(go())
+
+
+@pytest.mark.services
+def test_failover_to_memory_when_redis_is_unreachable(caplog: pytest.LogCaptureFixture) -> None:
+    from bridge.agents_redis import RedisAgentState
+
+    async def go() -> None:
+        dead = RedisAgentState.from_url("redis://127.0.0.1:1/0", "x:", timeout=0.3)  # nothing listens there
+        st = FailoverAgentState(dead)
+        await _setup(st)
+        assert st.name == "memory(fallback)"
+        assert await st.claim("c1", None, ()) == "a1"  # calls continue on the in-process mirror
+        await dead.close()
+    with caplog.at_level("WARNING"):
+        arun(go())
+    assert "falling back to in-process" in caplog.text
