@@ -1,10 +1,97 @@
-"""Sub-commands of this component for the ``hotline`` CLI (see ivr/cli.py)."""
+"""``hotline serve``: run the call engine with an application (see ivr/README.md)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
 from typing import Any
+
+from config.ivr import IvrConfig
+from config.loader import ConfigError, load_config
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add this component's sub-commands to ``subparsers``."""
+    """Add ``hotline serve``."""
+    parser = subparsers.add_parser("serve", help="answer SIP calls (IVR call engine)")
+    parser.add_argument("--host", help="listen address (default from config/ivr.yaml: 0.0.0.0)")
+    parser.add_argument("--port", type=int, help="SIP port, UDP and TCP (default 5060; 0 = any free port)")
+    parser.add_argument("--advertise", help="address to put in Contact/SDP (default: host, or 127.0.0.1)")
+    parser.add_argument("--app", help="application factory module:function, f(engine) -> CallHandler")
+    parser.add_argument("--transport", action="append", choices=["udp", "tcp"], help="repeat for several")
+    parser.set_defaults(func=run)
+
+
+def load_factory(spec: str) -> Callable[[Any], Any]:
+    """Import ``module:function``; raises ConfigError with a clear message."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"--app {spec!r}: expected module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"--app {spec!r}: cannot import {module_name}: {exc}") from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"--app {spec!r}: {module_name} has no callable {attr}")
+    return factory
+
+
+def build_config(args: argparse.Namespace) -> IvrConfig:
+    overrides: dict[str, Any] = {}
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.advertise is not None:
+        overrides["advertised_host"] = args.advertise
+    if args.app is not None:
+        overrides["app"] = args.app
+    if args.transport:
+        overrides["transports"] = args.transport
+    return load_config(IvrConfig, "ivr", overrides=overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    factory = load_factory(config.app)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    from ivr.net import install
+
+    install(loop)  # before anything imports twisted.internet.reactor
+    try:
+        return loop.run_until_complete(_serve(config, factory))
+    finally:
+        loop.close()
+
+
+async def _serve(config: IvrConfig, factory: Callable[[Any], Any]) -> int:
+    from ivr.engine import Engine
+
+    engine = Engine(config)
+    engine.set_handler(factory(engine))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await engine.start()
+    except OSError as exc:
+        print(f"hotline serve: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"hotline serve: listening on {config.host}:{engine.port} ({'/'.join(config.transports)}), "
+        f"call sip:12345@{engine.public_host}:{engine.port}",
+        flush=True,
+    )
+    await stop.wait()
+    print("hotline serve: shutting down", flush=True)
+    await engine.stop()
+    return 0

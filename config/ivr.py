@@ -1,0 +1,85 @@
+"""Configuration of the call engine (``config/ivr.yaml``, env ``HOTLINE_IVR__<FIELD>``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+Codec = Literal["PCMU", "PCMA", "G722"]
+
+
+class RegistrarUser(BaseModel):
+    """An agent phone allowed to REGISTER to the IVR (digest auth)."""
+
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+
+
+class UpstreamRegistration(BaseModel):
+    """The IVR registers to a PBX as an extension (off unless ``enabled``)."""
+
+    enabled: bool = False
+    registrar: str = "sip:127.0.0.1:5070"  # URI of the PBX registrar
+    aor: str = "sip:12345@127.0.0.1"  # address-of-record the IVR registers
+    username: str = "12345"
+    password: str = ""
+    expires: int = Field(default=600, ge=30, le=86400)
+    refresh_margin: float = Field(default=0.8, gt=0.1, lt=1.0)  # refresh at this fraction of the granted expiry
+
+
+class Timers(BaseModel):
+    """RFC 3261 timers (seconds) and call-level limits."""
+
+    t1: float = Field(default=0.5, gt=0)
+    t2: float = Field(default=4.0, gt=0)
+    t4: float = Field(default=5.0, gt=0)
+    dial_timeout: float = Field(default=30.0, gt=0)  # default ring time for outgoing legs
+    rtp_timeout: float = Field(default=0.0, ge=0)  # hang up when no RTP for this long (0 = off)
+    max_call_seconds: float = Field(default=3600.0, gt=0)
+
+
+class IvrConfig(BaseModel):
+    host: str = "0.0.0.0"  # listen address
+    port: int = Field(default=5060, ge=0, le=65535)  # 0 = pick a free port
+    transports: list[Literal["udp", "tcp"]] = Field(default_factory=lambda: ["udp", "tcp"])  # type: ignore[arg-type]
+    advertised_host: str | None = None  # address put in Via/Contact/SDP; default: host, or 127.0.0.1 for 0.0.0.0
+    rtp_port_min: int = Field(default=30000, ge=1024, le=65534)
+    rtp_port_max: int = Field(default=39999, ge=1025, le=65535)
+    codecs: list[Codec] = Field(default_factory=lambda: ["PCMU", "PCMA"])  # type: ignore[arg-type]
+    dtmf_payload_type: int = Field(default=101, ge=96, le=127)
+    timers: Timers = Field(default_factory=Timers)
+    max_calls: int = Field(default=500, ge=1)
+    max_datagram: int = Field(default=65535, ge=512)  # bigger UDP datagrams are dropped and counted
+    user_agent: str = "hotline12345"
+    realm: str = "hotline12345"
+    registrar_users: list[RegistrarUser] = Field(default_factory=list)
+    static_agents: dict[str, str] = Field(default_factory=dict)  # aor/user -> contact URI
+    max_register_expires: int = Field(default=3600, ge=60)
+    upstream: UpstreamRegistration = Field(default_factory=UpstreamRegistration)
+    app: str = "ivr.wiring:build_application"  # module:factory, factory(engine) -> CallHandler
+
+    @field_validator("codecs")
+    @classmethod
+    def _codecs_nonempty(cls, value: list[Codec]) -> list[Codec]:
+        if not value:
+            raise ValueError("at least one codec is required")
+        return value
+
+    @field_validator("transports")
+    @classmethod
+    def _transports_nonempty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one transport is required")
+        return value
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> IvrConfig:
+        if self.rtp_port_max - self.rtp_port_min < 2:
+            raise ValueError("rtp_port_max must be at least rtp_port_min + 2")
+        return self
+
+    def public_host(self) -> str:
+        if self.advertised_host:
+            return self.advertised_host
+        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host

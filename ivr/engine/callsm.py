@@ -1,0 +1,481 @@
+"""The call state machine: ``step(state, event) -> (state, actions)``, pure and sans-IO.
+
+One :class:`CallState` per call leg (UAS for callers, UAC for agent legs).  It answers INVITEs (100, optional
+180 while ringing, 200 with the SDP answer retransmitted until ACK, 488 without a common codec), handles
+CANCEL (200 + 487), BYE either way, re-INVITE / UPDATE (hold, unhold, session refresh), INFO digits, OPTIONS,
+REFER out with NOTIFY progress, and answers what it does not do with 501.  Requests it sends are retransmitted
+over UDP on T1 doubling until a response (RFC 3261 Timers A/B, E/F); retransmitted requests get the cached
+response again.  UAC legs live in :mod:`ivr.engine.uac`; both share this request handling.
+"""
+
+from __future__ import annotations
+
+from ivr.app import DigitEvent, HangupEvent, TransferResult
+from ivr.engine import negotiate
+from ivr.engine.model import (
+    Action,
+    AnswerCmd,
+    CallState,
+    Deliver,
+    Event,
+    HangupCmd,
+    Incoming,
+    LocalMedia,
+    OutRequest,
+    Send,
+    StartMedia,
+    StopMedia,
+    Terminated,
+    Tick,
+    Timers,
+    TransferCmd,
+    UpdateMedia,
+    WakeAt,
+)
+from ivr.engine.sipmsg import (
+    ACCEPT,
+    ALLOW,
+    SUPPORTED,
+    contact_uri,
+    in_dialog_request,
+    parse_info_digit,
+    parse_sipfrag,
+    response_dest,
+    user_of,
+)
+from ivr.net.transport import Endpoint
+from ivr.sip import Request, Response, SipParseError, make_response
+
+MAX_CACHED = 16
+
+
+def step(state: CallState, event: Event) -> tuple[CallState, list[Action]]:
+    s = state.clone()
+    out: list[Action] = []
+    if isinstance(event, Incoming):
+        if isinstance(event.message, Request):
+            on_request(s, event.message, event.source, event.now, out)
+        else:
+            from ivr.engine.uac import on_response
+
+            on_response(s, event.message, event.now, out)
+    elif isinstance(event, Tick):
+        on_tick(s, event.now, out)
+    elif isinstance(event, HangupCmd):
+        hangup(s, event.now, event.reason, event.status, out)
+    elif isinstance(event, TransferCmd):
+        transfer(s, event.now, event.target, out)
+    elif isinstance(event, AnswerCmd):
+        if s.phase == "early" and s.role == "uas":
+            answer(s, event.now, out)
+    finish(s, event.now, out)
+    return s, out
+
+
+def finish(s: CallState, now: float, out: list[Action]) -> None:
+    if s.phase == "ended" and s.linger_until is None:
+        s.linger_until = now + 64 * s.timers.t1
+    if s.phase == "ended" and s.linger_until is not None and now >= s.linger_until and not s.out:
+        out.append(Terminated())
+        out.append(WakeAt(None))
+        return
+    out.append(WakeAt(next_deadline(s)))
+
+
+def next_deadline(s: CallState) -> float | None:
+    times = [t for t in (s.answer_at, s.dial_deadline, s.refer_deadline, s.linger_until) if t is not None]
+    if s.final_retx is not None:
+        times += [s.final_retx[0], s.final_retx[2]]
+    for o in s.out.values():
+        times.append(o.deadline)
+        if o.next_at is not None:
+            times.append(o.next_at)
+    return min(times) if times else None
+
+
+# ---------------------------------------------------------------- responses we send
+
+
+def respond(
+    s: CallState,
+    req: Request,
+    source: Endpoint,
+    status: int,
+    out: list[Action],
+    reason: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes = b"",
+    content_type: str | None = None,
+) -> Response:
+    extra = list(headers or [])
+    cseq_method = req.method
+    if status < 300 and cseq_method in ("INVITE", "UPDATE") and status > 100:
+        extra.append(("Contact", s.local_contact))
+    if cseq_method in ("INVITE", "OPTIONS") or status in (405, 501):
+        extra += [("Allow", ALLOW), ("Supported", SUPPORTED)]
+    resp = make_response(req, status, reason, to_tag=s.local_tag, headers=extra, body=body, content_type=content_type)
+    try:
+        key = (req.cseq[0], req.method)
+    except SipParseError:
+        key = (-1, req.method)
+    s.responses[key] = resp
+    while len(s.responses) > MAX_CACHED:
+        del s.responses[next(iter(s.responses))]
+    out.append(Send(resp, response_dest(req, source)))
+    return resp
+
+
+def invite_final(s: CallState, status: int, now: float, out: list[Action], **kw: object) -> None:
+    """Send the final response to the pending INVITE and retransmit it until ACK (Timers G/H, 13.3.1.4)."""
+    assert s.invite is not None and s.invite_source is not None
+    resp = respond(s, s.invite, s.invite_source, status, out, **kw)  # type: ignore[arg-type]
+    s.last_invite_response = resp
+    s.final_retx = (now + s.timers.t1, s.timers.t1, now + 64 * s.timers.t1)
+
+
+# ---------------------------------------------------------------- UAS answer
+
+
+def answer(s: CallState, now: float, out: list[Action]) -> None:
+    assert s.invite is not None
+    s.answer_at = None
+    s.sdp_version += 1
+    offer = s.invite.body if s.invite.content_type == "application/sdp" else b""
+    if offer:
+        result = negotiate.answer(s.local_media, s.sdp_version, offer)
+        if result is None:
+            invite_final(
+                s, 488, now, out, reason="Not Acceptable Here", headers=[("Warning", '304 - "no common codec"')]
+            )
+            s.phase = "ended"
+            s.hangup_reason = "no_common_codec"
+            return
+        sdp, params = result
+        s.media = params
+        invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
+        out.append(StartMedia(params))
+    else:  # offer in our 200, answer in the ACK
+        sdp = negotiate.offer(s.local_media, s.sdp_version)
+        s.remote_sdp_offer_pending = True
+        invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
+    s.phase = "answering"
+    from ivr.engine.model import Answered
+
+    out.append(Answered())
+
+
+# ---------------------------------------------------------------- requests
+
+
+def on_request(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
+    try:
+        cseq, _ = req.cseq
+    except SipParseError:
+        return
+    if req.method == "ACK":
+        on_ack(s, req, now, out)
+        return
+    if req.method == "CANCEL":
+        on_cancel(s, req, source, now, out)
+        return
+    cached = s.responses.get((cseq, req.method))
+    if cached is not None:  # a retransmission: the same response again, never a 481
+        out.append(Send(cached, response_dest(req, source)))
+        return
+    if s.phase == "ended":
+        respond(s, req, source, 481, out)
+        return
+    to_tag = req.to_tag
+    if to_tag and to_tag != s.local_tag:
+        respond(s, req, source, 481, out)
+        return
+    if cseq <= s.remote_cseq:
+        respond(s, req, source, 500, out, reason="CSeq Out of Order")
+        return
+    s.remote_cseq = cseq
+    s.remote_endpoint = source
+    handler = _HANDLERS.get(req.method)
+    if handler is None:
+        respond(s, req, source, 501, out)
+        return
+    handler(s, req, source, now, out)
+
+
+def on_ack(s: CallState, req: Request, now: float, out: list[Action]) -> None:
+    if s.invite is None or s.last_invite_response is None:
+        return
+    try:
+        if req.cseq[0] != s.invite.cseq[0]:
+            return
+    except SipParseError:
+        return
+    s.final_retx = None
+    if not s.last_invite_response.is_success:
+        return
+    if s.phase == "answering":
+        s.phase = "confirmed"
+    if s.remote_sdp_offer_pending:
+        s.remote_sdp_offer_pending = False
+        params = negotiate.accept(s.local_media, req.body) if req.body else None
+        if params is not None:
+            out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
+            s.media = params
+
+
+def on_cancel(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
+    invite = s.invite
+    if invite is None:
+        out.append(Send(make_response(req, 481), response_dest(req, source)))
+        return
+    try:
+        matches = req.cseq[0] == invite.cseq[0] and req.top_via.branch == invite.top_via.branch
+    except SipParseError:
+        matches = False
+    if not matches:
+        out.append(Send(make_response(req, 481), response_dest(req, source)))
+        return
+    out.append(Send(make_response(req, 200, to_tag=s.local_tag), response_dest(req, source)))
+    if s.phase == "early" and s.role == "uas":
+        invite_final(s, 487, now, out)
+        s.phase = "ended"
+        s.answer_at = None
+        s.hangup_reason = "cancelled"
+        out.append(Deliver(HangupEvent("cancelled", by_remote=True)))
+
+
+def on_invite(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
+    """A re-INVITE (the initial INVITE is handled by :func:`new_uas`)."""
+    if s.final_retx is not None or s.phase not in ("confirmed", "answering"):
+        respond(s, req, source, 491, out)
+        return
+    s.invite, s.invite_source = req, source
+    s.sdp_version += 1
+    if req.body and req.content_type == "application/sdp":
+        result = negotiate.answer(s.local_media, s.sdp_version, req.body, current=s.media)
+        if result is None:
+            invite_final(s, 488, now, out)
+            return
+        sdp, params = result
+        invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
+        if params != s.media:
+            out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
+        s.media = params
+    else:
+        sdp = negotiate.offer(s.local_media, s.sdp_version)
+        s.remote_sdp_offer_pending = True
+        invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
+
+
+def on_update(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
+    if req.body and req.content_type == "application/sdp":
+        s.sdp_version += 1
+        result = negotiate.answer(s.local_media, s.sdp_version, req.body, current=s.media)
+        if result is None:
+            respond(s, req, source, 488, out)
+            return
+        sdp, params = result
+        respond(s, req, source, 200, out, body=sdp, content_type="application/sdp")
+        if params != s.media:
+            out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
+        s.media = params
+    else:
+        respond(s, req, source, 200, out)
+
+
+def on_bye(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
+    respond(s, req, source, 200, out)
+    if s.phase == "early" and s.invite is not None:
+        invite_final(s, 487, now, out)
+    end(s, "remote_bye", True, out)
+
+
+def on_info(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
+    ctype = req.content_type
+    if not req.body:
+        respond(s, req, source, 200, out)
+        return
+    if ctype not in ("application/dtmf-relay", "application/dtmf"):
+        respond(s, req, source, 415, out, headers=[("Accept", ACCEPT)])
+        return
+    digit = parse_info_digit(ctype, req.body)
+    if digit is None:
+        respond(s, req, source, 400, out, reason="Bad DTMF Body")
+        return
+    respond(s, req, source, 200, out)
+    out.append(Deliver(DigitEvent(digit[0], "info", digit[1])))
+
+
+def on_options(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
+    respond(s, req, source, 200, out, headers=[("Accept", ACCEPT)])
+
+
+def on_notify(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
+    event = (req.headers.get("Event") or "").split(";")[0].strip().lower()
+    if event != "refer" or not s.refer_pending:
+        respond(s, req, source, 481, out, reason="Subscription Does Not Exist")
+        return
+    respond(s, req, source, 200, out)
+    frag = parse_sipfrag(req.body)
+    terminated = (req.headers.get("Subscription-State") or "").lower().startswith("terminated")
+    if frag is not None and frag[0] >= 200:
+        s.refer_pending = False
+        s.refer_deadline = None
+        out.append(Deliver(TransferResult(True, 200 <= frag[0] < 300, frag[0], frag[1])))
+    elif terminated:
+        s.refer_pending = False
+        s.refer_deadline = None
+        out.append(Deliver(TransferResult(True, False, frag[0] if frag else 0, "subscription terminated")))
+
+
+def on_refer(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
+    respond(s, req, source, 501, out, reason="Transfer Not Supported")
+
+
+_HANDLERS = {
+    "INVITE": on_invite,
+    "UPDATE": on_update,
+    "BYE": on_bye,
+    "INFO": on_info,
+    "OPTIONS": on_options,
+    "NOTIFY": on_notify,
+    "REFER": on_refer,
+}
+
+
+# ---------------------------------------------------------------- commands and timers
+
+
+def end(s: CallState, reason: str, by_remote: bool, out: list[Action]) -> None:
+    if s.phase != "ended":
+        was_up = s.media is not None
+        s.phase = "ended"
+        s.hangup_reason = reason
+        s.answer_at = s.dial_deadline = None
+        if was_up:
+            out.append(StopMedia())
+        if s.refer_pending:
+            s.refer_pending = False
+            s.refer_deadline = None
+            out.append(Deliver(TransferResult(True, by_remote, 0, "call ended during transfer")))
+        out.append(Deliver(HangupEvent(reason, by_remote)))
+
+
+def send_request(s: CallState, req: Request, dest: Endpoint, purpose: str, now: float, out: list[Action]) -> None:
+    key = -req.cseq[0] if purpose == "cancel" else req.cseq[0]
+    s.out[key] = OutRequest(req, dest, purpose, s.timers.t1, now + 64 * s.timers.t1, now + s.timers.t1)
+    out.append(Send(req, dest))
+
+
+def send_bye(s: CallState, now: float, out: list[Action]) -> None:
+    s.local_cseq += 1
+    req, dest = in_dialog_request(s, "BYE")
+    send_request(s, req, dest, "bye", now, out)
+
+
+def hangup(s: CallState, now: float, reason: str, status: int, out: list[Action]) -> None:
+    if s.phase == "early" and s.role == "uas":
+        invite_final(s, status, now, out)
+        end(s, reason, False, out)
+    elif s.phase in ("answering", "confirmed"):
+        send_bye(s, now, out)
+        end(s, reason, False, out)
+        s.phase = "ending"
+    elif s.phase in ("calling", "cancelling"):
+        from ivr.engine.uac import cancel
+
+        cancel(s, now, reason, out)
+
+
+def transfer(s: CallState, now: float, target: str, out: list[Action]) -> None:
+    if s.phase not in ("confirmed", "answering") or s.refer_pending:
+        out.append(Deliver(TransferResult(False, False, 0, "call not established or transfer pending")))
+        return
+    s.local_cseq += 1
+    refer_to = target if target.startswith("<") else f"<{target}>"
+    req, dest = in_dialog_request(s, "REFER", extra=[("Refer-To", refer_to), ("Referred-By", f"<{s.local_uri}>")])
+    send_request(s, req, dest, "refer", now, out)
+    s.refer_pending = True
+    s.refer_deadline = now + s.timers.refer_timeout
+
+
+def on_tick(s: CallState, now: float, out: list[Action]) -> None:
+    if s.answer_at is not None and now >= s.answer_at and s.phase == "early":
+        answer(s, now, out)
+    if s.final_retx is not None and s.last_invite_response is not None and s.invite_source is not None:
+        next_at, interval, deadline = s.final_retx
+        if now >= deadline:
+            s.final_retx = None
+            if s.last_invite_response.is_success and s.phase in ("answering", "confirmed"):
+                send_bye(s, now, out)
+                end(s, "no_ack", False, out)
+                s.phase = "ending"
+        elif now >= next_at:
+            if s.invite_source.transport == "udp":
+                assert s.invite is not None
+                out.append(Send(s.last_invite_response, response_dest(s.invite, s.invite_source)))
+            interval = min(interval * 2, s.timers.t2)
+            s.final_retx = (now + interval, interval, deadline)
+    for key, o in list(s.out.items()):
+        if now >= o.deadline:
+            del s.out[key]
+            from ivr.engine.uac import on_timeout
+
+            on_timeout(s, o, now, out)
+        elif o.next_at is not None and now >= o.next_at:
+            if o.dest.transport == "udp":
+                out.append(Send(o.request, o.dest))
+            o.interval = o.interval * 2 if o.purpose == "invite" else min(o.interval * 2, s.timers.t2)
+            o.next_at = now + o.interval
+    if s.refer_deadline is not None and now >= s.refer_deadline:
+        s.refer_deadline = None
+        s.refer_pending = False
+        out.append(Deliver(TransferResult(True, False, 408, "no final NOTIFY")))
+    if s.dial_deadline is not None and now >= s.dial_deadline and s.phase == "calling":
+        from ivr.engine.uac import cancel
+
+        cancel(s, now, "timeout", out)
+
+
+def new_uas(
+    invite: Request,
+    source: Endpoint,
+    *,
+    local_media: LocalMedia,
+    local_contact: str,
+    local_tag: str,
+    timers: Timers,
+    now: float,
+) -> tuple[CallState, list[Action]]:
+    """Start a UAS call from an initial INVITE: 100 Trying, then ring (180) or answer at once."""
+    to = invite.to_addr
+    s = CallState(
+        role="uas",
+        phase="early",
+        call_id=invite.call_id,
+        local_tag=local_tag,
+        local_uri=to.uri,
+        remote_uri=invite.from_addr.uri,
+        local_contact=local_contact,
+        local_media=local_media,
+        timers=timers,
+        remote_tag=invite.from_tag or "",
+        remote_target=contact_uri(invite),
+        remote_endpoint=source,
+        route_set=tuple(invite.headers.get_all("Record-Route")),
+        remote_cseq=invite.cseq[0],
+        invite=invite,
+        invite_source=source,
+        caller_user=user_of(invite.headers.get("From") or ""),
+        called_user=user_of(invite.uri),
+    )
+    out: list[Action] = []
+    trying = make_response(invite, 100)
+    s.responses[(invite.cseq[0], "INVITE")] = trying
+    out.append(Send(trying, response_dest(invite, source)))
+    if timers.answer_delay > 0:
+        respond(s, invite, source, 180, out)
+        s.answer_at = now + timers.answer_delay
+    else:
+        answer(s, now, out)
+    finish(s, now, out)
+    return s, out

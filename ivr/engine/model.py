@@ -1,0 +1,204 @@
+"""Data of the sans-IO call state machine: state, events in, actions out.
+
+The engine feeds :class:`Incoming` messages, :class:`Tick` timer expiries and application commands into
+:func:`ivr.engine.callsm.step`; the actions say what to send where, which timers to arm, what to do with the
+media stream and which events to give the application.  Time is always passed in (``now``, seconds).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ivr.app import DigitEvent, HangupEvent, TransferResult
+from ivr.net.transport import Endpoint
+from ivr.sip import Request, Response
+
+Phase = Literal["early", "answering", "confirmed", "calling", "cancelling", "ending", "ended"]
+Direction = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
+
+
+@dataclass(frozen=True)
+class LocalMedia:
+    """Our side of the media: where our RTP socket is and what we can do."""
+
+    host: str
+    port: int
+    codecs: tuple[str, ...] = ("PCMU", "PCMA")
+    dtmf_payload_type: int = 101
+    session_id: int = 0
+
+
+@dataclass(frozen=True)
+class MediaParams:
+    """The negotiated stream (what the media session needs)."""
+
+    remote_host: str
+    remote_port: int
+    codec: str
+    payload_type: int
+    dtmf_payload_type: int | None
+    direction: Direction = "sendrecv"  # ours: sendonly = we send and do not receive (caller on hold: recvonly)
+    clock_rate: int = 8000
+
+
+@dataclass(frozen=True)
+class Timers:
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+    answer_delay: float = 0.0  # ring this long before the 200 OK
+    refer_timeout: float = 32.0
+
+
+@dataclass
+class OutRequest:
+    """A request we sent and still wait a response for (own retransmission over UDP, Timer E/F or A/B)."""
+
+    request: Request
+    dest: Endpoint
+    purpose: str  # invite, bye, refer, cancel, info, reinvite
+    interval: float
+    deadline: float
+    next_at: float | None
+
+
+@dataclass
+class CallState:
+    role: Literal["uas", "uac"]
+    phase: Phase
+    call_id: str
+    local_tag: str
+    local_uri: str  # our address-of-record (From on UAC, To on UAS), without tag
+    remote_uri: str
+    local_contact: str
+    local_media: LocalMedia
+    timers: Timers = field(default_factory=Timers)
+    remote_tag: str = ""
+    remote_target: str = ""  # remote Contact URI
+    remote_endpoint: Endpoint | None = None  # where the remote's requests came from (fallback target)
+    route_set: tuple[str, ...] = ()
+    local_cseq: int = 0
+    remote_cseq: int = -1
+    invite: Request | None = None  # the INVITE we are answering (UAS) or sent (UAC)
+    invite_source: Endpoint | None = None
+    last_invite_response: Response | None = None
+    final_retx: tuple[float, float, float] | None = None  # (next_at, interval, deadline): final INVITE response
+    answer_at: float | None = None  # UAS ringing: answer at this time
+    dial_deadline: float | None = None  # UAC: CANCEL when not answered by then
+    refer_deadline: float | None = None
+    linger_until: float | None = None  # ended: absorb retransmissions until then
+    provisional_seen: bool = False
+    last_ack: Request | None = None
+    ack_dest: Endpoint | None = None
+    sdp_version: int = 0
+    remote_sdp_offer_pending: bool = False  # we sent an offer in a 200 (re-INVITE without SDP)
+    media: MediaParams | None = None
+    responses: dict[tuple[int, str], Response] = field(default_factory=dict)  # for retransmitted requests
+    out: dict[int, OutRequest] = field(default_factory=dict)  # by CSeq number (CANCEL keyed -n)
+    refer_pending: bool = False
+    auth_tries: int = 0
+    credentials: tuple[str, str] | None = None  # (username, password) for UAC digest auth
+    hangup_reason: str = ""
+    caller_user: str = ""
+    called_user: str = ""
+
+    def clone(self) -> CallState:
+        new = copy.copy(self)
+        new.responses = dict(self.responses)
+        new.out = {k: copy.copy(v) for k, v in self.out.items()}
+        return new
+
+
+# ------------------------------------------------------------------ events in
+
+
+@dataclass(frozen=True)
+class Incoming:
+    message: Request | Response
+    source: Endpoint
+    now: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Timers are not named per se: the machine re-checks all of its deadlines at ``now``."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class HangupCmd:
+    now: float
+    reason: str = "normal"
+    status: int = 480  # for a call not yet answered (UAS)
+
+
+@dataclass(frozen=True)
+class TransferCmd:
+    now: float
+    target: str
+
+
+@dataclass(frozen=True)
+class AnswerCmd:
+    now: float
+
+
+Event = Incoming | Tick | HangupCmd | TransferCmd | AnswerCmd
+
+
+# ------------------------------------------------------------------ actions out
+
+
+@dataclass(frozen=True)
+class Send:
+    message: Request | Response
+    dest: Endpoint
+
+
+@dataclass(frozen=True)
+class WakeAt:
+    """Call :func:`step` with a :class:`Tick` at ``at`` (replaces any earlier wake-up of this call)."""
+
+    at: float | None
+
+
+@dataclass(frozen=True)
+class StartMedia:
+    params: MediaParams
+
+
+@dataclass(frozen=True)
+class UpdateMedia:
+    params: MediaParams
+
+
+@dataclass(frozen=True)
+class StopMedia:
+    pass
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A UAC leg was answered (2xx)."""
+
+
+@dataclass(frozen=True)
+class DialFailure:
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Deliver:
+    event: DigitEvent | HangupEvent | TransferResult
+
+
+@dataclass(frozen=True)
+class Terminated:
+    """The dialog is over; the engine forgets the call."""
+
+
+Action = Send | WakeAt | StartMedia | UpdateMedia | StopMedia | Answered | DialFailure | Deliver | Terminated

@@ -1,0 +1,140 @@
+"""Registrar for agents' phones (REGISTER with digest auth) and the lookup of agent contacts.
+
+Bindings live behind :class:`BindingStore` (in memory here; the bridge side may back it with Redis).  Static
+agents from the config are always resolvable.  ``on_register`` is pure apart from the store and the nonce set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from config.ivr import IvrConfig
+from ivr.engine.digest import challenge, parse_digest, verify
+from ivr.net.transport import Endpoint
+from ivr.sip import Request, Response, SipParseError, parse_name_addr, parse_uri
+
+if TYPE_CHECKING:
+    from ivr.engine.engine import Engine
+
+
+@dataclass(frozen=True)
+class Binding:
+    aor: str  # user part, e.g. "1001"
+    contact: str  # contact URI
+    expires_at: float  # engine clock (loop.time())
+
+
+class BindingStore(Protocol):
+    def put(self, binding: Binding) -> None: ...
+
+    def remove(self, aor: str, contact: str | None = None) -> None: ...
+
+    def get(self, aor: str, now: float) -> list[Binding]: ...
+
+
+class MemoryBindingStore:
+    def __init__(self) -> None:
+        self._data: dict[str, dict[str, Binding]] = {}
+
+    def put(self, binding: Binding) -> None:
+        self._data.setdefault(binding.aor, {})[binding.contact] = binding
+
+    def remove(self, aor: str, contact: str | None = None) -> None:
+        if contact is None:
+            self._data.pop(aor, None)
+        else:
+            self._data.get(aor, {}).pop(contact, None)
+
+    def get(self, aor: str, now: float) -> list[Binding]:
+        live = [b for b in self._data.get(aor, {}).values() if b.expires_at > now]
+        return sorted(live, key=lambda b: -b.expires_at)
+
+
+def aor_user(aor: str) -> str:
+    """``1001``, ``sip:1001@host`` or ``<sip:1001@host>`` -> ``1001``."""
+    text = aor.strip()
+    if ":" not in text:
+        return text
+    try:
+        uri = parse_name_addr(text).uri if "<" in text else text
+        return parse_uri(uri).user or ""
+    except SipParseError:
+        return ""
+
+
+class Registrar:
+    NONCE_TTL = 300.0
+
+    def __init__(self, config: IvrConfig, store: BindingStore | None = None) -> None:
+        self.config = config
+        self.store: BindingStore = store or MemoryBindingStore()
+        self.users = {u.username: u.password for u in config.registrar_users}
+        self._nonces: OrderedDict[str, float] = OrderedDict()
+        self.upstream: object | None = None  # set by the upstream registration client
+
+    def lookup(self, aor: str, now: float) -> str | None:
+        user = aor_user(aor)
+        bindings = self.store.get(user, now) if user else []
+        if bindings:
+            return bindings[0].contact
+        static = self.config.static_agents.get(aor) or self.config.static_agents.get(user)
+        return static
+
+    def _challenge(self, stale: bool = False) -> tuple[int, str, list[tuple[str, str]]]:
+        value, nonce = challenge(self.config.realm, stale=stale)
+        self._nonces[nonce] = time.monotonic() + self.NONCE_TTL
+        while len(self._nonces) > 1000:
+            self._nonces.popitem(last=False)
+        return 401, "Unauthorized", [("WWW-Authenticate", value)]
+
+    def on_register(self, req: Request, source: Endpoint, now: float) -> tuple[int, str, list[tuple[str, str]]]:
+        """(status, reason, extra headers) for a REGISTER."""
+        user = aor_user(req.headers.get("To") or "")
+        if not user:
+            return 400, "Bad To Header", []
+        if user not in self.users:
+            return 403, "Forbidden", []
+        params = parse_digest(req.headers.get("Authorization") or "")
+        if not params:
+            return self._challenge()
+        nonce_deadline = self._nonces.get(params.get("nonce", ""))
+        if params.get("username") != user or params.get("realm") != self.config.realm:
+            return 403, "Forbidden", []
+        if nonce_deadline is None or nonce_deadline < time.monotonic():
+            return self._challenge(stale=True)
+        if not verify(params, "REGISTER", self.users[user]):
+            return 403, "Forbidden", []
+        return self._bind(req, user, now)
+
+    def _bind(self, req: Request, user: str, now: float) -> tuple[int, str, list[tuple[str, str]]]:
+        default_expires = req.headers.get("Expires")
+        contacts = req.headers.get_all("Contact")
+        if contacts == ["*"]:
+            self.store.remove(user)
+            return 200, "OK", []
+        granted: list[tuple[str, str]] = []
+        for value in contacts:
+            try:
+                addr = parse_name_addr(value)
+            except SipParseError:
+                return 400, "Bad Contact", []
+            raw = addr.params.get("expires") or default_expires or "3600"
+            expires = min(int(raw) if raw.isdigit() else 3600, self.config.max_register_expires)
+            if expires == 0:
+                self.store.remove(user, addr.uri)
+                continue
+            self.store.put(Binding(user, addr.uri, now + expires))
+            granted.append(("Contact", f"<{addr.uri}>;expires={expires}"))
+        for binding in self.store.get(user, now):
+            if not any(binding.contact in v for _, v in granted):
+                granted.append(("Contact", f"<{binding.contact}>;expires={int(binding.expires_at - now)}"))
+        return 200, "OK", granted
+
+    def on_response(self, resp: Response, engine: Engine) -> None:
+        """A response outside any call: for the upstream registration client, if any."""
+        handler = getattr(self.upstream, "on_response", None)
+        if handler is not None:
+            handler(resp)

@@ -1,0 +1,210 @@
+"""UAC side of the call state machine: outgoing INVITE (agent legs), responses, CANCEL, timeouts."""
+
+from __future__ import annotations
+
+from ivr.app import TransferResult
+from ivr.engine import negotiate
+from ivr.engine.callsm import end, finish, send_request
+from ivr.engine.model import (
+    Action,
+    Answered,
+    CallState,
+    Deliver,
+    DialFailure,
+    LocalMedia,
+    OutRequest,
+    Send,
+    StartMedia,
+    Timers,
+)
+from ivr.engine.sipmsg import contact_uri, in_dialog_request, user_of, via_for
+from ivr.net.transport import Endpoint
+from ivr.sip import Headers, Request, Response, SipParseError
+
+
+def new_uac(
+    target: str,
+    dest: Endpoint,
+    *,
+    from_uri: str,
+    display: str,
+    local_contact: str,
+    local_media: LocalMedia,
+    local_tag: str,
+    call_id: str,
+    timers: Timers,
+    now: float,
+    dial_timeout: float,
+    credentials: tuple[str, str] | None = None,
+) -> tuple[CallState, list[Action]]:
+    """An outgoing call to ``target``: INVITE with our SDP offer, CANCEL after ``dial_timeout``."""
+    s = CallState(
+        role="uac",
+        phase="calling",
+        call_id=call_id,
+        local_tag=local_tag,
+        local_uri=from_uri,
+        remote_uri=target,
+        local_contact=local_contact,
+        local_media=local_media,
+        timers=timers,
+        remote_endpoint=dest,
+        remote_target=target,
+        credentials=credentials,
+        caller_user=user_of(from_uri),
+        called_user=user_of(target),
+    )
+    s.dial_deadline = now + dial_timeout
+    out: list[Action] = []
+    send_invite(s, now, out, display=display)
+    finish(s, now, out)
+    return s, out
+
+
+def send_invite(s: CallState, now: float, out: list[Action], *, display: str = "", auth: str | None = None) -> None:
+    s.local_cseq += 1
+    s.sdp_version += 1
+    dest = s.remote_endpoint or Endpoint("udp", "127.0.0.1", 5060)
+    headers = Headers()
+    headers.add("Via", via_for(s, dest))
+    headers.add("Max-Forwards", "70")
+    name = f'"{display}" ' if display else ""
+    headers.add("From", f"{name}<{s.local_uri}>;tag={s.local_tag}")
+    headers.add("To", f"<{s.remote_uri}>")
+    headers.add("Call-ID", s.call_id)
+    headers.add("CSeq", f"{s.local_cseq} INVITE")
+    headers.add("Contact", s.local_contact)
+    headers.add("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE")
+    if auth:
+        headers.add(auth.split(":", 1)[0], auth.split(":", 1)[1].strip())
+    headers.add("Content-Type", "application/sdp")
+    body = negotiate.offer(s.local_media, s.sdp_version)
+    invite = Request("INVITE", s.remote_uri, headers, body)
+    s.invite = invite
+    send_request(s, invite, dest, "invite", now, out)
+
+
+def cancel(s: CallState, now: float, reason: str, out: list[Action]) -> None:
+    """Give up on an outgoing call: CANCEL after a provisional response, otherwise just stop."""
+    pending = next((o for o in s.out.values() if o.purpose == "invite"), None)
+    if s.phase != "calling" or pending is None:
+        return
+    if s.provisional_seen:
+        inv = pending.request
+        headers = Headers()
+        headers.add("Via", inv.headers.get_lines("Via")[0])
+        headers.add("Max-Forwards", "70")
+        for name in ("From", "To", "Call-ID"):
+            headers.add(name, inv.headers.get(name) or "")
+        headers.add("CSeq", f"{inv.cseq[0]} CANCEL")
+        send_request(s, Request("CANCEL", inv.uri, headers), pending.dest, "cancel", now, out)
+        s.phase = "cancelling"
+    else:
+        del s.out[inv_key(pending)]
+        s.phase = "ended"
+    s.dial_deadline = None
+    s.hangup_reason = reason
+    out.append(DialFailure(0, reason))
+
+
+def inv_key(o: OutRequest) -> int:
+    return o.request.cseq[0]
+
+
+def ack_for(s: CallState, resp: Response, invite: Request, dest: Endpoint) -> tuple[Request, Endpoint]:
+    cseq = invite.cseq[0]
+    if resp.is_success:
+        ack, ack_dest = in_dialog_request(s, "ACK", cseq=cseq)
+        return ack, ack_dest
+    headers = Headers()  # non-2xx ACK: same branch as the INVITE, To from the response (RFC 3261 §17.1.1.3)
+    headers.add("Via", invite.headers.get_lines("Via")[0])
+    headers.add("Max-Forwards", "70")
+    headers.add("From", invite.headers.get("From") or "")
+    headers.add("To", resp.headers.get("To") or "")
+    headers.add("Call-ID", s.call_id)
+    headers.add("CSeq", f"{cseq} ACK")
+    return Request("ACK", invite.uri, headers), dest
+
+
+def on_response(s: CallState, resp: Response, now: float, out: list[Action]) -> None:
+    try:
+        cseq, method = resp.cseq
+    except SipParseError:
+        return
+    key = -cseq if method == "CANCEL" else cseq
+    o = s.out.get(key)
+    if o is None or o.request.method != method:
+        if method == "INVITE" and resp.is_success and s.last_ack is not None and s.ack_dest is not None:
+            out.append(Send(s.last_ack, s.ack_dest))  # a retransmitted 2xx: ACK again
+        return
+    if resp.is_provisional:
+        if method == "INVITE":
+            s.provisional_seen = True
+            o.next_at = None  # Timer A stops; the dial timeout or Timer B still runs
+            o.deadline = max(o.deadline, (s.dial_deadline or now) + 64 * s.timers.t1)
+        return
+    del s.out[key]
+    if o.purpose == "invite":
+        on_invite_final(s, resp, o, now, out)
+    elif o.purpose == "bye":
+        s.phase = "ended"
+    elif o.purpose == "refer" and resp.status >= 300:
+        s.refer_pending = False
+        s.refer_deadline = None
+        out.append(Deliver(TransferResult(False, False, resp.status, resp.reason)))
+
+
+def on_invite_final(s: CallState, resp: Response, o: OutRequest, now: float, out: list[Action]) -> None:
+    invite = o.request
+    if resp.is_success:
+        s.remote_tag = resp.to_tag or ""
+        s.remote_target = contact_uri(resp) or s.remote_target
+        s.route_set = tuple(reversed(resp.headers.get_all("Record-Route")))
+        ack, dest = ack_for(s, resp, invite, o.dest)
+        s.last_ack, s.ack_dest = ack, dest
+        out.append(Send(ack, dest))
+        if s.phase in ("cancelling", "ended"):  # answered while we gave up: ACK then BYE
+            from ivr.engine.callsm import send_bye
+
+            send_bye(s, now, out)
+            s.phase = "ending"
+            return
+        s.phase = "confirmed"
+        s.dial_deadline = None
+        params = negotiate.accept(s.local_media, resp.body) if resp.body else None
+        if params is not None:
+            s.media = params
+            out.append(StartMedia(params))
+        out.append(Answered())
+        return
+    ack, dest = ack_for(s, resp, invite, o.dest)
+    out.append(Send(ack, dest))
+    if resp.status in (401, 407) and s.credentials is not None and s.auth_tries == 0 and s.phase == "calling":
+        from ivr.engine.digest import authorization_for
+
+        auth = authorization_for(resp, invite, s.credentials)
+        if auth is not None:
+            s.auth_tries += 1
+            send_invite(s, now, out, display="", auth=auth)
+            return
+    was_calling = s.phase == "calling"
+    s.phase = "ended"
+    s.dial_deadline = None
+    if was_calling:
+        out.append(DialFailure(resp.status, resp.reason))
+
+
+def on_timeout(s: CallState, o: OutRequest, now: float, out: list[Action]) -> None:
+    if o.purpose == "invite":
+        if s.phase == "calling":
+            out.append(DialFailure(0, "timeout"))
+        s.phase = "ended"
+        s.dial_deadline = None
+    elif o.purpose == "bye":
+        s.phase = "ended"
+    elif o.purpose == "refer" and s.refer_pending:
+        s.refer_pending = False
+        s.refer_deadline = None
+        out.append(Deliver(TransferResult(False, False, 408, "REFER timed out")))
+    elif o.purpose == "cancel":
+        end(s, "timeout", False, out)
