@@ -51,7 +51,8 @@ class _VirtualTimer:
 class VirtualClock:
     """Time moves only when :meth:`advance` (or :meth:`advance_to`) is called; due timers run in order.
 
-    ``delay`` models a busy process: every timer fires that many seconds after its due time.
+    ``delay`` models a busy process: every timer fires that many seconds after its due time; :meth:`stall` models
+    a process that was blocked: time jumps without running timers, which then fire late.
     """
 
     def __init__(self, start: float = 1000.0) -> None:
@@ -67,6 +68,9 @@ class VirtualClock:
         timer = _VirtualTimer(when, callback)
         heapq.heappush(self._timers, (when, next(self._order), timer))
         return timer
+
+    def stall(self, seconds: float) -> None:
+        self._now += seconds
 
     def advance(self, seconds: float) -> None:
         self.advance_to(self._now + seconds)
