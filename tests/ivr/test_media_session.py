@@ -5,8 +5,8 @@ one test runs on the real asyncio loop clock."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
-import struct
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,6 +19,7 @@ from ivr.media.pacer import Pacer
 from ivr.media.session import MediaError, MediaSession
 
 PORTS = (41000, 41999)
+Env = tuple[VirtualClock, Pacer, asyncio.AbstractEventLoop]
 
 
 def tone(freq: float, seconds: float, amplitude: int = 8000) -> bytes:
@@ -41,21 +42,21 @@ def voiced_run(frames: list[bytes], threshold: float = 500.0) -> list[bytes]:
 
 
 @pytest.fixture
-def env() -> Iterator[tuple[VirtualClock, Pacer, asyncio.AbstractEventLoop]]:
+def env() -> Iterator[Env]:
     loop = asyncio.new_event_loop()
     clock = VirtualClock()
     yield clock, Pacer(clock), loop
     loop.close()
 
 
-def session(env: tuple[VirtualClock, Pacer, asyncio.AbstractEventLoop]) -> MediaSession:
+def session(env: Env) -> MediaSession:
     clock, pacer, loop = env
     s = MediaSession(local_host="127.0.0.1", port_range=PORTS, pacer=pacer, clock=clock, loop=loop)
     s.open()
     return s
 
 
-def pair(env: tuple[VirtualClock, Pacer, asyncio.AbstractEventLoop], codec: str = "PCMU") -> tuple[MediaSession, ...]:
+def pair(env: Env, codec: str = "PCMU") -> tuple[MediaSession, MediaSession]:
     a, b = session(env), session(env)
     pt = 0 if codec == "PCMU" else 8
     a.set_remote("127.0.0.1", b.port, payload_type=pt, codec=codec, dtmf_payload_type=101)
@@ -85,7 +86,7 @@ class Sink:
 
 
 @pytest.mark.parametrize("codec", ["PCMU", "PCMA"])
-def test_two_sessions_exchange_tones_without_gaps(env, codec: str) -> None:  # type: ignore[no-untyped-def]
+def test_two_sessions_exchange_tones_without_gaps(env: Env, codec: str) -> None:
     clock = env[0]
     a, b = pair(env, codec)
     heard_a: list[bytes] = []
@@ -110,7 +111,7 @@ def test_two_sessions_exchange_tones_without_gaps(env, codec: str) -> None:  # t
     b.close()
 
 
-def test_rtp_stream_properties(env) -> None:  # type: ignore[no-untyped-def]
+def test_rtp_stream_properties(env: Env) -> None:
     clock = env[0]
     remote = Sink()
     s = session(env)
@@ -121,7 +122,7 @@ def test_rtp_stream_properties(env) -> None:  # type: ignore[no-untyped-def]
     packets = remote.packets()
     assert len(packets) == 26
     assert {p.ssrc for p in packets} == {s.ssrc} and {p.payload_type for p in packets} == {8}
-    for prev, cur in zip(packets, packets[1:], strict=False):
+    for prev, cur in itertools.pairwise(packets):
         assert rtp.seq_delta(cur.sequence, prev.sequence) == 1
         assert rtp.ts_delta(cur.timestamp, prev.timestamp) == 160  # also across silence
     silence = PCMU.silence_frame(160).replace(b"\xff", b"\xd5")
@@ -140,7 +141,7 @@ def test_ssrc_sequence_and_timestamp_are_random() -> None:
     assert len({s._seq for s in sessions}) > 1 and len({s._ts0 for s in sessions}) > 1
 
 
-def test_dtmf_between_sessions_and_on_the_wire(env) -> None:  # type: ignore[no-untyped-def]
+def test_dtmf_between_sessions_and_on_the_wire(env: Env) -> None:
     clock = env[0]
     a, b = pair(env)
     got: list[tuple[str, int]] = []
@@ -165,7 +166,7 @@ def test_dtmf_between_sessions_and_on_the_wire(env) -> None:  # type: ignore[no-
     remote.close()
 
 
-def test_symmetric_rtp_latches_to_the_real_source(env) -> None:  # type: ignore[no-untyped-def]
+def test_symmetric_rtp_latches_to_the_real_source(env: Env) -> None:
     clock = env[0]
     s = session(env)
     nat = Sink()  # the caller's real address (behind NAT), not the one in its SDP
@@ -180,7 +181,7 @@ def test_symmetric_rtp_latches_to_the_real_source(env) -> None:  # type: ignore[
     nat.close()
 
 
-def test_hold_stops_sending_and_resume_keeps_the_timeline(env) -> None:  # type: ignore[no-untyped-def]
+def test_hold_stops_sending_and_resume_keeps_the_timeline(env: Env) -> None:
     clock = env[0]
     remote = Sink()
     s = session(env)
@@ -201,7 +202,7 @@ def test_hold_stops_sending_and_resume_keeps_the_timeline(env) -> None:  # type:
     remote.close()
 
 
-def test_stop_playback_interruptible_and_forced(env) -> None:  # type: ignore[no-untyped-def]
+def test_stop_playback_interruptible_and_forced(env: Env) -> None:
     clock = env[0]
     a, b = pair(env)
     p1 = a.play(tone(300, 1.0), interruptible=False)
@@ -222,7 +223,7 @@ def test_stop_playback_interruptible_and_forced(env) -> None:  # type: ignore[no
     b.close()
 
 
-def test_garbage_is_counted_and_the_call_goes_on(env) -> None:  # type: ignore[no-untyped-def]
+def test_garbage_is_counted_and_the_call_goes_on(env: Env) -> None:
     clock = env[0]
     a, b = pair(env)
     heard: list[bytes] = []
@@ -242,7 +243,7 @@ def test_garbage_is_counted_and_the_call_goes_on(env) -> None:  # type: ignore[n
     b.close()
 
 
-def test_rtcp_sender_reports_are_sent(env) -> None:  # type: ignore[no-untyped-def]
+def test_rtcp_sender_reports_are_sent(env: Env) -> None:
     clock = env[0]
     a, b = pair(env)
     clock.advance(6.0)
@@ -253,8 +254,8 @@ def test_rtcp_sender_reports_are_sent(env) -> None:  # type: ignore[no-untyped-d
     b.close()
 
 
-def test_open_errors_and_bad_remote(env) -> None:  # type: ignore[no-untyped-def]
-    clock, pacer, loop = env
+def test_open_errors_and_bad_remote(env: Env) -> None:
+    clock, pacer, _loop = env
     with pytest.raises(ValueError):
         MediaSession(local_host="127.0.0.1", port_range=(5, 2), pacer=pacer, clock=clock)
     s = session(env)
