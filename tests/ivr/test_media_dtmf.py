@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def pkt(ts: int, event: int, end: bool, duration: int, arrival: float, ssrc: int
     return EventPacket(ssrc, ts, TelephoneEvent(event, end, 10, duration), arrival)
 
 
-def feed(events: list[EventPacket | Poll]) -> list[tuple[str, int]]:
+def feed(events: Sequence[EventPacket | Poll]) -> list[tuple[str, int]]:
     state = ReceiverState()
     out: list[tuple[str, int]] = []
     for e in events:
