@@ -232,6 +232,7 @@ class HotlineHandoff:
         payload: dict[str, Any] = {}
 
         async def pop(agent_id: str) -> None:
+            await self.mark(order.order_no, status=None, agent_id=agent_id)  # the desk may now open it
             if not payload:
                 payload.update(await self.pop_payload(order, draft))
             await self.hub.publish(agent_id, "pop", {**payload, "call_id": call.call_id})

@@ -191,7 +191,11 @@ class OrderStore:
             return order_dict(o)
 
     def update(self, order_no: str, edit: OrderEdit, actor: str, now: datetime) -> dict[str, Any]:
-        return self._change(order_no, edit.model_dump(exclude_unset=True), actor, now)
+        values = edit.model_dump(exclude_unset=True)
+        for required in ("content", "request_type", "urgency", "handling_mode", "confidential"):
+            if values.get(required, "") is None:  # null for a required field means "unchanged"
+                del values[required]
+        return self._change(order_no, values, actor, now)
 
     def set_status(self, order_no: str, upd: StatusUpdate, actor: str, now: datetime) -> dict[str, Any]:
         return self._change(order_no, {"status": upd.status}, actor, now, status=(upd.status, upd.note))
