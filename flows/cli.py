@@ -8,3 +8,6 @@ from typing import Any
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add this component's sub-commands to ``subparsers``."""
+    from flows.classify_cli import register_classify
+
+    register_classify(subparsers)

@@ -1,0 +1,254 @@
+"""Scored keyword + pinyin classifier: caller's words → :class:`Classification` (see flows/README.md)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from flows.classifier.matcher import CHAR, PINYIN, Hit, Matcher
+from flows.classifier.model import Classification
+from flows.classifier.terms import Term, parse_term
+from flows.classifier.text import Prepared, normalise
+from flows.policy import EmergencyRule, Policy, load_policy
+
+# Emergency rule order when several fire at the same strength (fire before a casualty it caused, etc.).
+_PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")
+_TYPE_ORDER = ("表扬", "举报", "投诉", "建议", "求助", "咨询")
+_WEAK_OVERRIDE = 2.5  # a weak emergency trigger yields to an in-scope/negative-list match at least this strong
+_OTHER_CITY = "other_city"
+
+
+@dataclass(frozen=True)
+class _Scored:
+    kind: str  # "rule" | "cat"
+    key: str
+    score: float
+    hits: tuple[Hit, ...]
+
+
+def _terms(label: str, sources: Iterable[str], *, pinyin: bool = True, pinyin_min: int = 3) -> list[tuple[str, Term]]:
+    """Parsed keywords; two-syllable pinyin matching only where asked (emergencies: a false alarm is confirmed)."""
+    out = []
+    for src in sources:
+        term = replace(parse_term(src), pinyin_min=pinyin_min)
+        if not pinyin:
+            term = replace(term, pinyin=False)
+        out.append((label, term))
+    return out
+
+
+def _past_variants(label: str, sources: Iterable[str]) -> list[tuple[str, Term]]:
+    """着火 → 着过火 (past, discounted) and 着了火 (current): two-character triggers with an aspect particle."""
+    out = []
+    for src in sources:
+        term = parse_term(src)
+        if len(term.groups) == 1 and len(term.groups[0]) == 1:
+            for alt in term.groups[0][0]:
+                if len(alt) == 2:
+                    out.append((f"{label}:past", Term(f"{alt[0]}过{alt[1]}", (((f"{alt[0]}过{alt[1]}",),),), 1.0,
+                                                      False)))
+                    out.append((label, Term(f"{alt[0]}了{alt[1]}", (((f"{alt[0]}了{alt[1]}",),),), term.weight,
+                                            False)))
+    return out
+
+
+def _overlaps(a: Hit, b: Hit) -> bool:
+    return any(s1 < e2 and s2 < e1 for s1, e1 in a.spans for s2, e2 in b.spans)
+
+
+def _greedy(hits: list[Hit]) -> tuple[float, tuple[Hit, ...]]:
+    """Sum of the best non-overlapping hits (each keyword counted once)."""
+    chosen: list[Hit] = []
+    used_terms: set[str] = set()
+    for h in sorted(hits, key=lambda h: (-h.weight, -(h.end - h.start), h.start)):
+        if h.term.source in used_terms or any(_overlaps(h, c) for c in chosen):
+            continue
+        chosen.append(h)
+        used_terms.add(h.term.source)
+    return sum(h.weight for h in chosen), tuple(sorted(chosen, key=lambda h: h.start))
+
+
+class Classifier:
+    """Build once from a :class:`Policy`; :meth:`classify` is pure and fast (well under 1 ms per utterance)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        t = policy.text
+        entries: list[tuple[str, Term]] = []
+        for em in policy.emergency:
+            entries += _terms(f"em:{em.id}:strong", em.triggers, pinyin_min=2)
+            entries += _past_variants(f"em:{em.id}:strong", em.triggers)
+            entries += _terms(f"em:{em.id}:weak", em.weak_triggers, pinyin_min=2)
+            entries += _terms(f"em:{em.id}:x", em.exclude, pinyin=False)
+        for rule in policy.rules:
+            entries += _terms(f"rule:{rule.id}", rule.keywords)
+            entries += _terms(f"rule:{rule.id}:x", rule.exclude, pinyin=False)
+        for code, cat in policy.categories.items():
+            entries += _terms(f"cat:{code}", cat.keywords)
+            entries += _terms(f"cat:{code}:x", cat.exclude, pinyin=False)
+        for rtype, words in policy.request_types.items():
+            entries += _terms(f"type:{rtype}", words, pinyin=False)
+        for name, cues in (("neg", t.negation_cues), ("past", t.past_cues), ("hyp", t.hypothetical_cues),
+                           ("now", t.present_cues), ("add", t.addendum_cues)):
+            entries += _terms(f"cue:{name}", cues, pinyin=False)
+        home = {policy.city.name, *policy.city.aliases, *policy.city.districts}
+        names = [n for n in policy.other_city.names if n not in home and not any(n in h for h in home)]
+        entries += _terms(f"rule:{_OTHER_CITY}", [f"{n}^{policy.other_city.name_weight}" for n in names], pinyin=False)
+        entries += _terms(f"rule:{_OTHER_CITY}", policy.other_city.cues, pinyin=False)
+        self._matcher = Matcher(entries, gap=policy.gap)
+        self._empty = sorted({normalise(p) for p in (*t.empty_phrases, *t.fillers)} - {""}, key=len, reverse=True)
+        self._drop = t.filler_chars
+        self._em: dict[str, EmergencyRule] = {em.id: em for em in policy.emergency}
+        self._rules = {r.id: r for r in policy.rules}
+
+    @classmethod
+    def default(cls) -> Classifier:
+        """The classifier of flows/policy.yaml."""
+        return cls(load_policy())
+
+    @classmethod
+    def from_file(cls, path: Path | str) -> Classifier:
+        return cls(load_policy(path))
+
+    # -- public ---------------------------------------------------------------------------------------------------
+    def classify(self, text: str) -> Classification:
+        norm = normalise(text if isinstance(text, str) else str(text), self._drop)
+        utt = Prepared.of(norm)
+        by_label: dict[str, list[Hit]] = defaultdict(list)
+        for h in self._matcher.find(utt):
+            by_label[h.label].append(h)
+        for label in [lb for lb in by_label if lb.endswith(":x")]:
+            base = label[:-2]
+            for lb in [x for x in by_label if x.startswith(base) and not x.endswith(":x")]:
+                by_label[lb] = [h for h in by_label[lb] if not any(_overlaps(h, x) for x in by_label[label])]
+        rtype = self._request_type(by_label)
+        ranked = self._rank(by_label)
+        emergency = self._emergency(text, by_label, ranked)
+        if emergency is not None:
+            return replace(emergency, request_type=emergency.request_type or "求助")
+        return self._decide(text, norm, ranked, rtype, by_label)
+
+    # -- emergency ------------------------------------------------------------------------------------------------
+    def _context(self, hit: Hit, cues: dict[str, list[Hit]]) -> str:
+        """'negated', 'past', 'hypothetical' or 'current' for one emergency trigger hit."""
+        if any(hit.start - 3 <= c.end <= hit.start for c in cues["neg"]):
+            return "negated"
+        near_now = any(abs(c.start - hit.start) <= 8 for c in cues["now"])
+        if any(hit.start - 10 <= c.start and c.end <= hit.end + 6 for c in cues["hyp"]):
+            return "hypothetical"
+        if hit.label.endswith(":past") or any(hit.start - 12 <= c.start < hit.start for c in cues["past"]):
+            return "current" if near_now else "past"
+        return "current"
+
+    def _emergency(self, text: str, by_label: dict[str, list[Hit]],
+                   ranked: list[_Scored]) -> Classification | None:
+        cues = {k: by_label.get(f"cue:{k}", []) for k in ("neg", "past", "hyp", "now")}
+        current: list[tuple[float, int, Hit]] = []
+        discounted: list[tuple[float, int, Hit]] = []
+        for label, hits in by_label.items():
+            if not label.startswith("em:") or label.endswith(":x"):
+                continue
+            rid, strength = label.split(":")[1:3]
+            for h in hits:
+                ctx = self._context(h, cues)
+                if ctx == "negated":
+                    continue
+                short = max(e - s for s, e in h.spans) <= 2
+                if strength == "weak":
+                    conf = 0.6 if h.quality >= CHAR else 0.5
+                elif h.quality >= CHAR:
+                    conf = 0.95
+                else:
+                    conf = 0.6 if short else (0.75 if h.quality >= PINYIN else 0.65)
+                entry = (conf, _PRIORITY.index(rid), h)
+                (current if ctx == "current" else discounted).append(entry)
+        best_other = ranked[0].score if ranked else 0.0
+        if current:
+            conf, _, hit = max(current, key=lambda e: (e[0], -e[1]))
+            weak_only = conf <= 0.6
+            if weak_only and best_other >= _WEAK_OVERRIDE:
+                return None
+            return self._em_result(text, hit, conf, current)
+        if discounted and best_other < self.policy.min_score:
+            conf, _, hit = max(discounted, key=lambda e: (e[0], -e[1]))
+            return self._em_result(text, hit, min(conf, 0.5), discounted)
+        return None
+
+    def _em_result(self, text: str, hit: Hit, conf: float, all_hits: list[tuple[float, int, Hit]]) -> Classification:
+        rid = hit.label.split(":")[1]
+        em = self._em[rid]
+        evidence = tuple(dict.fromkeys(h.evidence for c, _, h in sorted(all_hits, key=lambda e: -e[0])
+                                       if h.label.split(":")[1] == rid))
+        return Classification(text=text, disposition="emergency", channel=em.channel, rule=rid, confidence=conf,
+                              evidence=evidence, request_type="求助", confirm=conf < em.confirm_below)
+
+    # -- negative list and categories -----------------------------------------------------------------------------
+    def _rank(self, by_label: dict[str, list[Hit]]) -> list[_Scored]:
+        out = []
+        for label, hits in by_label.items():
+            kind, _, key = label.partition(":")
+            if kind not in ("rule", "cat") or key.endswith(":x") or not hits:
+                continue
+            score, chosen = _greedy(hits)
+            out.append(_Scored(kind, key, score, chosen))
+        out.sort(key=lambda s: (-s.score, s.kind != "rule", s.key == "other"))
+        return [s for s in out if s.score > 0]
+
+    def _request_type(self, by_label: dict[str, list[Hit]]) -> str | None:
+        scores = {t: _greedy(by_label.get(f"type:{t}", []))[0] for t in _TYPE_ORDER}
+        best = max(_TYPE_ORDER, key=lambda t: (scores[t], -_TYPE_ORDER.index(t)))
+        return best if scores[best] > 0 else None
+
+    def _as(self, text: str, s: _Scored, conf: float, rtype: str | None) -> Classification:
+        evidence = tuple(h.evidence for h in s.hits)
+        if s.kind == "cat":
+            return Classification(text, "accept", category=s.key, confidence=conf, evidence=evidence,
+                                  request_type=rtype or "求助")
+        if s.key == _OTHER_CITY:
+            return Classification(text, "redirect", channel="other_city_12345", rule=_OTHER_CITY, confidence=conf,
+                                  evidence=evidence, request_type=rtype)
+        rule = self._rules[s.key]
+        return Classification(text, rule.disposition, channel=rule.channel, rule=rule.id, confidence=conf,
+                              evidence=evidence, request_type=rtype)
+
+    def _decide(self, text: str, norm: str, ranked: list[_Scored], rtype: str | None,
+                by_label: dict[str, list[Hit]]) -> Classification:
+        floor = self.policy.min_score
+        rules = [s for s in ranked if s.kind == "rule" and s.score >= floor]
+        cats = [s for s in ranked if s.kind == "cat" and s.score >= floor]
+        if len(cats) > 1 and cats[0].key == "other":
+            cats = cats[1:] + cats[:1]
+        if not rules and not cats:
+            return self._unmatched(text, norm, ranked, rtype)
+        rule, cat = (rules[0] if rules else None), (cats[0] if cats else None)
+        main, second = rule or cat, None
+        if rule is not None and cat is not None:
+            addendum = by_label.get("cue:add", [])
+            is_addendum = any(rule.hits[0].start - 4 <= c.end <= rule.hits[0].start for c in addendum)
+            explicit = any(h.term.weight >= 3 for h in rule.hits)
+            rule_wins = not is_addendum and ((explicit and rule.score >= 0.4 * cat.score) or rule.score > cat.score)
+            main, second = (rule, cat) if rule_wins else (cat, rule)
+        assert main is not None
+        rivals = [s.score for s in ranked if s is not main and s is not second]
+        runner = max([second.score if second else 0.0, *rivals, 0.0])
+        conf = min(0.97, 0.4 + 0.12 * main.score) * (0.6 + 0.4 * main.score / (main.score + runner))
+        result = self._as(text, main, conf, rtype)
+        if second is not None:
+            result = replace(result, secondary=self._as(text, second, min(0.9, 0.3 + 0.1 * second.score), rtype))
+        return result
+
+    def _unmatched(self, text: str, norm: str, ranked: list[_Scored], rtype: str | None) -> Classification:
+        content = norm
+        for phrase in self._empty:
+            content = content.replace(phrase, "")
+        t = self.policy.text
+        weak = [s for s in ranked if s.kind == "cat"]
+        if len(content) >= t.accept_unmatched_chars or (weak and len(content) >= max(t.min_content_chars, 4)):
+            code = weak[0].key if weak else "other"
+            evidence = tuple(h.evidence for h in weak[0].hits) if weak else ()
+            return Classification(text, "accept", category=code, confidence=0.35, evidence=evidence,
+                                  request_type=rtype or "求助")
+        return Classification(text, "clarify", confidence=0.9 if not content else 0.7, request_type=rtype,
+                              evidence=(f"content:{content}",) if content else ())

@@ -1,0 +1,93 @@
+"""Text preparation for matching: normalisation and per-character tone-less pinyin readings (with heteronyms)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from pypinyin import Style, lazy_pinyin, pinyin
+from pypinyin.constants import PHRASES_DICT
+
+_KEEP = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffa-z0-9]")
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"), ("f", "h"), ("r", "l"))
+_FUZZY_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"), ("uan", "uan"))
+
+
+def is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u4dbf" or "\u4e00" <= ch <= "\u9fff"
+
+
+def normalise(text: str, drop_chars: str = "") -> str:
+    """Half-width, lower case, only Han characters, ASCII letters and digits; ``drop_chars`` removed."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xFF01 <= code <= 0xFF5E:
+            ch = chr(code - 0xFEE0)
+        ch = ch.lower()
+        if _KEEP.match(ch) and ch not in drop_chars:
+            out.append(ch)
+    return "".join(out)
+
+
+@lru_cache(maxsize=20000)
+def readings(ch: str) -> frozenset[str]:
+    """All tone-less readings of one character (the character itself when it is not Han)."""
+    if not is_han(ch):
+        return frozenset((ch,))
+    found = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
+    syllables = {s for group in found for s in group if s}
+    return frozenset(syllables or {ch})
+
+
+@lru_cache(maxsize=20000)
+def fuzzy(syllable: str) -> str:
+    """Collapse the confusions typical of regional Mandarin and ASR (zh/z, ch/c, sh/s, n/l, f/h, -ng/-n)."""
+    s = syllable
+    for a, b in _FUZZY_INITIALS:
+        if s.startswith(a):
+            s = b + s[len(a) :]
+            break
+    for a, b in _FUZZY_FINALS:
+        if s.endswith(a):
+            s = s[: -len(a)] + b
+            break
+    return s
+
+
+@lru_cache(maxsize=20000)
+def fuzzy_readings(ch: str) -> frozenset[str]:
+    return frozenset(fuzzy(s) for s in readings(ch))
+
+
+def literal_syllables(literal: str) -> tuple[str, ...]:
+    """Contextual tone-less pinyin of a keyword literal, one syllable per character."""
+    split_chars: Any = list  # non-Han runs: one syllable per character
+    flat = lazy_pinyin(literal, style=Style.NORMAL, errors=split_chars)
+    if len(flat) == len(literal):
+        return tuple(flat)
+    return tuple(min(readings(ch)) for ch in literal)
+
+
+def is_known_word(chars: str) -> bool:
+    """True when ``chars`` is a word of pypinyin's phrase list (so a pinyin-only match is a different word)."""
+    return chars in PHRASES_DICT
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An utterance ready for matching."""
+
+    text: str
+    readings: tuple[frozenset[str], ...]
+    fuzzy: tuple[frozenset[str], ...]
+
+    @classmethod
+    def of(cls, normalised: str) -> Prepared:
+        return cls(
+            normalised,
+            tuple(readings(ch) for ch in normalised),
+            tuple(fuzzy_readings(ch) for ch in normalised),
+        )
