@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ivr.sip.headers import is_number
+
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 _EVENT_TO_DIGIT = {10: "*", 11: "#", 12: "A", 13: "B", 14: "C", 15: "D"}
 
@@ -26,7 +28,7 @@ def parse_dtmf_info(content_type: str, body: bytes) -> tuple[str, int] | None:
         if digit is None:
             return None
         duration = fields.get("duration", "")
-        return digit, int(duration) if duration.isdigit() and len(duration) < 7 else 0
+        return digit, int(duration) if is_number(duration) and len(duration) < 7 else 0
     if ctype == "application/dtmf":
         digit = _digit(text.strip())
         return (digit, 0) if digit is not None else None
@@ -37,7 +39,7 @@ def _digit(value: str) -> str | None:
     value = value.strip().upper()
     if value in DTMF_DIGITS and len(value) == 1:
         return value
-    if value.isdigit() and int(value) in _EVENT_TO_DIGIT:
+    if is_number(value) and int(value) in _EVENT_TO_DIGIT:
         return _EVENT_TO_DIGIT[int(value)]
     return None
 

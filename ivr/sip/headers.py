@@ -60,6 +60,12 @@ LIST_HEADERS = frozenset(
 )
 
 
+def is_number(text: str, max_len: int = 18) -> bool:
+    """1..max_len ASCII decimal digits (str.isdigit() alone accepts superscripts that int() rejects, and
+    int() refuses huge digit strings)."""
+    return 0 < len(text) <= max_len and text.isascii() and text.isdigit()
+
+
 def canonical_name(name: str) -> str:
     """Full, conventionally capitalised header name for ``name`` (compact forms expanded)."""
     stripped = name.strip()
@@ -264,7 +270,7 @@ class Via:
     def rport(self) -> int | None:
         """The rport value filled in by a server (None when absent or a bare flag)."""
         value = self.params.get("rport")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and is_number(value) else None
 
     @property
     def is_rfc3261(self) -> bool:
@@ -299,7 +305,7 @@ def parse_host_port(text: str) -> tuple[str, int | None]:
         raise SipParseError("Empty host")
     if port_text == "":
         return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not is_number(port_text) or not 0 < int(port_text) < 65536:
         raise SipParseError("Bad port")
     return host, int(port_text)
 
@@ -341,7 +347,7 @@ def parse_vias(headers: Headers) -> list[Via]:
 def parse_cseq(value: str) -> tuple[int, str]:
     """``"314159 INVITE"`` -> (314159, "INVITE"); raises SipParseError."""
     parts = value.split()
-    if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) > 10:
+    if len(parts) != 2 or not is_number(parts[0]) or len(parts[0]) > 10:
         raise SipParseError("Malformed CSeq header")
     number = int(parts[0])
     if number >= 2**31:

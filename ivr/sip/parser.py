@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ivr.sip.errors import SipFramingError, SipParseError
-from ivr.sip.headers import Headers, parse_cseq, parse_name_addr, parse_vias
+from ivr.sip.headers import Headers, is_number, parse_cseq, parse_name_addr, parse_vias
 from ivr.sip.message import Message, Request, Response
 from ivr.sip.uri import parse_uri
 
@@ -63,7 +63,7 @@ def _start_line(line: str) -> tuple[Request | Response, SipParseError | None]:
         if len(parts) < 2 or parts[0] != "SIP/2.0":
             raise SipParseError("Bad status line")
         code = parts[1]
-        if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+        if len(code) != 3 or not is_number(code) or not 100 <= int(code) <= 699:
             raise SipParseError("Bad status code")
         return Response(status=int(code), reason=parts[2].strip() if len(parts) > 2 else ""), None
     parts = line.split(" ")
@@ -108,7 +108,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> Message:
     # Content-Length
     cl_text = headers.get("Content-Length")
     if cl_text is not None:
-        if not cl_text.isdigit() or len(cl_text) > 9:
+        if not is_number(cl_text) or len(cl_text) > 9:
             raise SipParseError("Bad Content-Length", partial)
         length = int(cl_text)
         if len(body) < length:
@@ -149,7 +149,7 @@ def _validate(message: Message, partial: Request | None) -> None:
         if method != message.method:
             raise SipParseError("CSeq method does not match request method", partial)
         max_forwards = headers.get("Max-Forwards")
-        if max_forwards is not None and (not max_forwards.isdigit() or len(max_forwards) > 10):
+        if max_forwards is not None and (not is_number(max_forwards) or len(max_forwards) > 10):
             raise SipParseError("Bad Max-Forwards", partial)
         try:
             parse_uri(message.uri)
