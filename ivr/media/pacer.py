@@ -10,12 +10,16 @@ skipped, counted, and RTP timestamps still advance because they are derived from
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ivr.media.clock import Clock, TimerHandle
 
 log = logging.getLogger(__name__)
+
+
+LATENESS_BUCKETS_MS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, float("inf"))
 
 
 class Tickable(Protocol):
@@ -34,6 +38,19 @@ class PacerStats:
     max_lateness: float = 0.0  # seconds
     total_lateness: float = 0.0
     errors: int = 0
+    lateness_hist: list[int] = field(default_factory=lambda: [0] * len(LATENESS_BUCKETS_MS))
+
+    def lateness_percentile(self, q: float) -> float:
+        """Upper bound (ms) of the histogram bucket holding the ``q`` quantile (0..1) of tick lateness."""
+        total = sum(self.lateness_hist)
+        if not total:
+            return 0.0
+        acc = 0
+        for bound, count in zip(LATENESS_BUCKETS_MS, self.lateness_hist, strict=True):
+            acc += count
+            if acc >= q * total:
+                return bound
+        return LATENESS_BUCKETS_MS[-1]
 
 
 class Pacer:
@@ -102,6 +119,7 @@ class Pacer:
             stats.total_lateness += lateness
         if lateness > self.late_threshold:
             stats.late_ticks += 1
+        stats.lateness_hist[bisect_left(LATENESS_BUCKETS_MS, lateness * 1000)] += 1
         due = int((now - self._t0) / self.frame) - self._n + 1
         if due < 1:  # woke early (timer granularity): nothing due yet
             due = 1 if lateness > -0.0005 else 0

@@ -177,8 +177,11 @@ class MediaSession:
         self.dtmf_payload_type = dtmf_payload_type
         if (host, port) != self._signalled:  # a new address in the SDP (re-INVITE) overrides the latch
             self._signalled = (host, port)
-            self._dest = (host, port)
-            self._rtcp_dest = (host, port + 1)
+            if port == 0 or host in ("0.0.0.0", "::", ""):  # stream rejected, or RFC 2543 hold: send nothing
+                self._dest = self._rtcp_dest = None
+            else:
+                self._dest = (host, port)
+                self._rtcp_dest = (host, port + 1)
 
     @property
     def remote(self) -> tuple[str, int] | None:

@@ -196,6 +196,9 @@ def test_hold_stops_sending_and_resume_keeps_the_timeline(env: Env) -> None:
     after = remote.packets()
     assert after[0].marker and rtp.seq_delta(after[0].sequence, before[-1].sequence) == 1
     assert rtp.ts_delta(after[0].timestamp, before[-1].timestamp) == 160 * 11  # time went on during hold
+    s.set_remote("0.0.0.0", remote.port, payload_type=0, codec="PCMU", dtmf_payload_type=None)  # RFC 2543 hold
+    clock.advance(0.1)
+    assert remote.packets() == [] and s.remote is None
     with pytest.raises(ValueError):
         s.set_direction("sideways")  # type: ignore[arg-type]
     s.close()
