@@ -37,8 +37,10 @@ def _pull(args: argparse.Namespace) -> int:
     cfg = load_config(AsrConfig, "asr")
     source = cfg.sources.get(args.lang)
     if source is None:
-        print(f"hotline models pull: unknown language {args.lang!r}; configured: {', '.join(cfg.sources) or 'none'}",
-              file=sys.stderr)
+        print(
+            f"hotline models pull: unknown language {args.lang!r}; configured: {', '.join(cfg.sources) or 'none'}",
+            file=sys.stderr,
+        )
         return 2
     if args.url:
         source = source.model_copy(update={"url": args.url})
@@ -67,8 +69,9 @@ def _check(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {
         "models_dir": str(models_dir),
         "installed": [str(p) for p in installed_models(models_dir)],
-        "configured": check_model(path, groups, rate=cfg.feed_rate) if str(path) else {"ok": False,
-                                                                                         "problems": ["none"]},
+        "configured": check_model(path, groups, rate=cfg.feed_rate)
+        if str(path)
+        else {"ok": False, "problems": ["none"]},
     }
     if args.json:
         print(json.dumps(report, ensure_ascii=False))

@@ -22,8 +22,9 @@ def needs_confirmation(confidence: float, threshold: float) -> bool:
     return confidence < threshold
 
 
-def to_recognition(raw: RawResult, spec: ListenSpec, *, grammar: bool, threshold: float,
-                   hotwords: tuple[str, ...] = ()) -> Recognition | None:
+def to_recognition(
+    raw: RawResult, spec: ListenSpec, *, grammar: bool, threshold: float, hotwords: tuple[str, ...] = ()
+) -> Recognition | None:
     """None when nothing usable was heard (empty, or only the unknown token)."""
     kept = [w for w, _ in raw.words if w not in UNK_TOKENS]
     if raw.words:
@@ -36,6 +37,12 @@ def to_recognition(raw: RawResult, spec: ListenSpec, *, grammar: bool, threshold
     if not grammar and (hotwords or spec.hotwords):
         text = apply_hotwords(text, tuple(spec.hotwords) + tuple(hotwords))
     normalized = normalize(text, ITN_KIND.get(spec.kind, "free"))
-    return Recognition(text=text, normalized=normalized, confidence=round(confidence, 3),
-                       low_confidence=needs_confirmation(confidence, threshold), alternatives=raw.alternatives,
-                       words=raw.words, grammar=grammar)
+    return Recognition(
+        text=text,
+        normalized=normalized,
+        confidence=round(confidence, 3),
+        low_confidence=needs_confirmation(confidence, threshold),
+        alternatives=raw.alternatives,
+        words=raw.words,
+        grammar=grammar,
+    )

@@ -121,8 +121,15 @@ def _frame(state: State, ev: Frame) -> tuple[State, list[Action]]:
         if ev.voiced:
             run_start = ev.now if state.run_start is None else state.run_start
             if end - run_start >= p.onset - 1e-9:
-                state = replace(state, phase="speech", run_start=None, speech_start=run_start, last_voiced=end,
-                                voiced=end - run_start, barged=False)
+                state = replace(
+                    state,
+                    phase="speech",
+                    run_start=None,
+                    speech_start=run_start,
+                    last_voiced=end,
+                    voiced=end - run_start,
+                    barged=False,
+                )
                 actions: list[Action] = [StartSpeech(run_start)]
                 return _after_voiced(state, end, actions)
             return replace(state, run_start=run_start), []

@@ -43,6 +43,9 @@ def segment(phrase: str, has_word: HasWord, max_len: int = 8) -> tuple[list[str]
         if has_word(chunk):
             words.append(chunk)
             continue
+        if not all(_is_cjk(ch) for ch in chunk):
+            missing.append(chunk)  # only Chinese is segmented; other scripts must be whole vocabulary words
+            continue
         i = 0
         while i < len(chunk):
             for j in range(min(len(chunk), i + max_len), i, -1):
@@ -51,9 +54,6 @@ def segment(phrase: str, has_word: HasWord, max_len: int = 8) -> tuple[list[str]
                     i = j
                     break
             else:
-                if len(chunk) == len(chunk.encode()) or not _is_cjk(chunk[i]):
-                    missing.append(chunk)  # not segmentable by characters (e.g. a Korean word): the whole word
-                    break
                 missing.append(chunk[i])
                 i += 1
     return words, missing

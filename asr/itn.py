@@ -13,20 +13,77 @@ from typing import Literal
 
 Kind = Literal["phone", "house", "time", "free"]
 
-DIGITS = {"零": 0, "〇": 0, "洞": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-          "八": 8, "九": 9}
+DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "洞": 0,
+    "一": 1,
+    "幺": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 UNITS = {"十": 10, "百": 100, "千": 1000}
 BIG = {"万": 10_000, "亿": 100_000_000}
 NUMERAL = "".join(DIGITS) + "".join(UNITS) + "".join(BIG) + "0123456789"
 _RUN = re.compile(f"[{NUMERAL}]+")
 # Measure words after which a single numeral is a number (一楼 → 1楼), but not 一下/一些/一直 …
-MEASURES = ("号楼", "号院", "单元", "号", "楼", "栋", "幢", "室", "层", "户", "路", "弄", "巷", "岁", "年", "月", "日",
-            "天", "元", "块", "次", "米", "公里", "小时", "分钟", "周", "期", "区", "排", "组", "队", "号线", "路车")
-PERIODS = {"凌晨": 0, "早上": 0, "早晨": 0, "上午": 0, "中午": 12, "下午": 12, "傍晚": 12, "晚上": 12, "夜里": 12,
-           "半夜": 0, "今晚": 12}
+MEASURES = (
+    "号楼",
+    "号院",
+    "单元",
+    "号",
+    "楼",
+    "栋",
+    "幢",
+    "室",
+    "层",
+    "户",
+    "路",
+    "弄",
+    "巷",
+    "岁",
+    "年",
+    "月",
+    "日",
+    "天",
+    "元",
+    "块",
+    "次",
+    "米",
+    "公里",
+    "小时",
+    "分钟",
+    "周",
+    "期",
+    "区",
+    "排",
+    "组",
+    "队",
+    "号线",
+    "路车",
+)
+PERIODS = {
+    "凌晨": 0,
+    "早上": 0,
+    "早晨": 0,
+    "上午": 0,
+    "中午": 12,
+    "下午": 12,
+    "傍晚": 12,
+    "晚上": 12,
+    "夜里": 12,
+    "半夜": 0,
+    "今晚": 12,
+}
 _TIME = re.compile(
-    f"(?P<period>{'|'.join(PERIODS)})?(?P<hour>[{NUMERAL}]+)点(?:钟)?"
-    f"(?P<min>半|一刻|三刻|[{NUMERAL}]+(?:分)?)?"
+    f"(?P<period>{'|'.join(PERIODS)})?(?P<hour>[{NUMERAL}]+)点(?:钟)?(?P<min>半|一刻|三刻|[{NUMERAL}]+(?:分)?)?"
 )
 
 
@@ -67,8 +124,8 @@ def number_value(run: str) -> int | None:
     """Value of a Chinese number with units (二十三 → 23, 一万两千 → 12000); None when not a unit number."""
     if run.isdigit():
         return int(run)
-    if not any(ch in UNITS or ch in BIG for ch in run):
-        return None
+    if not any(ch in UNITS or ch in BIG for ch in run) or run[0] in "百千万亿":
+        return None  # 千万 (by all means), 万一 (in case), 百姓 … are words, not numbers
     total = 0
     rest = run
     for big_ch, big in sorted(BIG.items(), key=lambda kv: -kv[1]):

@@ -93,9 +93,14 @@ class VoskListener:
     def listen(self, spec: ListenSpec, now: float) -> None:
         self._abandon()
         self._spec = spec
-        params = ep.Params(no_input_timeout=spec.no_input_timeout, end_silence=spec.end_silence,
-                           max_utterance=spec.max_utterance, barge_in=spec.barge_in,
-                           min_barge_in_speech=spec.min_barge_in_speech, onset=self._dec.onset)
+        params = ep.Params(
+            no_input_timeout=spec.no_input_timeout,
+            end_silence=spec.end_silence,
+            max_utterance=spec.max_utterance,
+            barge_in=spec.barge_in,
+            min_barge_in_speech=spec.min_barge_in_speech,
+            onset=self._dec.onset,
+        )
         self._apply(ep.Arm(params, now))
 
     def cancel(self) -> None:
@@ -264,8 +269,13 @@ class VoskListener:
         self._pump(utt)
 
     def _deliver(self, utt: _Utterance, raw: RawResult) -> None:
-        result: Recognition | None = to_recognition(raw, utt.spec, grammar=utt.grammar is not None,
-                                                    threshold=self._dec.low_confidence, hotwords=self._dec.hotwords)
+        result: Recognition | None = to_recognition(
+            raw,
+            utt.spec,
+            grammar=utt.grammar is not None,
+            threshold=self._dec.low_confidence,
+            hotwords=self._dec.hotwords,
+        )
         if result is None:
             self._post(NoMatch(utt.end, raw.text))
         else:

@@ -112,8 +112,15 @@ def _unzip(archive: Path, into: Path, name: str) -> Path:
     return unpacked
 
 
-def pull(source: ModelSource, models_dir: Path, *, sha256: str | None = None, opener: Opener | None = None,
-         timeout: float = 60.0, force: bool = False) -> PullResult:
+def pull(
+    source: ModelSource,
+    models_dir: Path,
+    *,
+    sha256: str | None = None,
+    opener: Opener | None = None,
+    timeout: float = 60.0,
+    force: bool = False,
+) -> PullResult:
     """Download ``source`` into ``models_dir/<name>`` after checking its SHA-256.
 
     The digest is ``sha256`` or the source's pinned one; with neither, the digest recorded next to the model by an

@@ -85,15 +85,17 @@ class VoskModel:
     def new_recognizer(self, grammar: Sequence[str] | None) -> VoskRecognizer:
         with self._lock:
             self.constructions += 1
-        return VoskRecognizer(self._model, self.rate, grammar, words=self._words,
-                              max_alternatives=self._max_alternatives)
+        return VoskRecognizer(
+            self._model, self.rate, grammar, words=self._words, max_alternatives=self._max_alternatives
+        )
 
 
 class VoskRecognizer:
     """A streaming ``KaldiRecognizer`` fed 8 kHz audio (resampled here when the model runs at 16 kHz)."""
 
-    def __init__(self, model: Any, rate: int, grammar: Sequence[str] | None, *, words: bool = True,
-                 max_alternatives: int = 0) -> None:
+    def __init__(
+        self, model: Any, rate: int, grammar: Sequence[str] | None, *, words: bool = True, max_alternatives: int = 0
+    ) -> None:
         import vosk
 
         self.grammar_mode = grammar is not None

@@ -112,13 +112,18 @@ class VoskSpeechService:
             log.warning("words missing from the speech model %s: %s", model.path, missing)
         self._status = SpeechStatus(available=True, mode="speech", model_path=model.path, missing_words=missing)
         vad_cfg = cfg.vad
-        self.decoding = Decoding(
-            free_pool=self.free_pool, grammar_pool=self.grammar_pool, executor=self.executor,
-            compile=self.compile,
-            make_vad=lambda: make_vad(vad_cfg.engine, aggressiveness=vad_cfg.webrtc_aggressiveness,
-                                      threshold=vad_cfg.silero_threshold),
-            low_confidence=cfg.low_confidence, onset=vad_cfg.onset, pre_roll=vad_cfg.pre_roll, hotwords=hotwords)
         self._compile = lru_cache(maxsize=256)(self._compile_uncached)
+        self.decoding = Decoding(
+            free_pool=self.free_pool,
+            grammar_pool=self.grammar_pool,
+            executor=self.executor,
+            compile=self.compile,
+            make_vad=lambda: make_vad_from(cfg),
+            low_confidence=cfg.low_confidence,
+            onset=vad_cfg.onset,
+            pre_roll=vad_cfg.pre_roll,
+            hotwords=hotwords,
+        )
         if cfg.prewarm:
             self.executor.submit(self._prewarm, cfg.prewarm)
 
@@ -134,7 +139,8 @@ class VoskSpeechService:
         problems = looks_like_model(path)
         if problems:
             return DtmfOnlySpeechService(
-                f"no usable speech model at {path} ({'; '.join(problems)}); run `hotline models pull zh`", str(path))
+                f"no usable speech model at {path} ({'; '.join(problems)}); run `hotline models pull zh`", str(path)
+            )
         try:
             model = load_model(str(path), rate=cfg.feed_rate, dither=cfg.dither)
         except Exception as exc:  # Vosk raises a bare Exception("Failed to create a model")
@@ -151,8 +157,9 @@ class VoskSpeechService:
     def _compile_uncached(self, phrases: tuple[str, ...]) -> CompiledGrammar:
         compiled = compile_grammar(phrases, self.model.has_word, self.model.unk)
         if compiled.missing:
-            log.warning("grammar words missing from the model: %s (phrases dropped: %s)", compiled.missing,
-                        compiled.dropped)
+            log.warning(
+                "grammar words missing from the model: %s (phrases dropped: %s)", compiled.missing, compiled.dropped
+            )
         return compiled
 
     def _prewarm(self, count: int) -> None:
@@ -171,4 +178,9 @@ class VoskSpeechService:
 
 
 def make_vad_from(cfg: AsrConfig) -> Vad:
-    return make_vad(cfg.vad.engine, aggressiveness=cfg.vad.webrtc_aggressiveness, threshold=cfg.vad.silero_threshold)
+    return make_vad(
+        cfg.vad.engine,
+        aggressiveness=cfg.vad.webrtc_aggressiveness,
+        threshold=cfg.vad.silero_threshold,
+        floor=cfg.vad.silero_floor,
+    )

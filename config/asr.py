@@ -16,9 +16,10 @@ class ModelSource(BaseModel):
 
 
 class VadConfig(BaseModel):
-    engine: Literal["webrtc", "silero"] = "webrtc"
+    engine: Literal["webrtc", "silero"] = "silero"
     webrtc_aggressiveness: int = Field(default=3, ge=0, le=3)
     silero_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    silero_floor: float = Field(default=60.0, ge=0.0)  # RMS below which a frame is silence without running Silero
     onset: float = Field(default=0.06, ge=0.0, le=1.0)  # voiced run that starts an utterance (debounce)
     pre_roll: float = Field(default=0.3, ge=0.0, le=2.0)  # audio before the onset that is decoded too
 
