@@ -1,0 +1,246 @@
+"""``hotline flows simulate``: a text call through the real runner, and regression transcripts.
+
+The caller's turns: words as typed, ``#123`` for keys (a trailing ``#`` is the terminator), an empty line or
+``(silence)`` for no input, ``(nomatch)`` for unusable speech, ``(hangup)``.  Orders get simulated numbers and
+transfers the outcome chosen with ``@agent`` / ``@transfer`` in a script (or the options).
+
+Script format (tests/flows/scripts/*.txt)::
+
+    @speech off              # options first: @speech on|off, @agent bridged|no_agent|failed,
+    @caller 13800000000      #   @transfer transferred|failed, @orders ok|fail
+    > 我家楼下着火了            # a caller turn
+    ? play emergency.119     # must appear in the output since the previous turn (substring)
+    ! play clarify.what      # must not appear there
+    ?end transfer            # must appear in the end reason once the script is over
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bridge.api import OrderDraft
+from flows.check import CATALOGUE_DIR
+from flows.events import (
+    Action,
+    CreateOrder,
+    Digits,
+    Event,
+    Failed,
+    Hangup,
+    HangupCall,
+    Listen,
+    NoInput,
+    NoMatch,
+    OrderCreated,
+    Play,
+    PromptDone,
+    Recognized,
+    RecordUnreasonable,
+    Started,
+    StopPlayback,
+    Transfer,
+    TransferDone,
+    TransferOutcome,
+)
+from flows.runner import Context, State, new_call, step
+
+TextOf = Callable[[str, Mapping[str, str]], str]
+
+
+def catalogue_texts(directory: Path = CATALOGUE_DIR) -> TextOf:
+    """Prompt text from the catalogue files (the simulator needs no TTS); unknown ids show as [id]."""
+    texts: dict[str, str] = {}
+    for file in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        for pid, entry in (data.get("prompts") or {}).items() if isinstance(data, dict) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("text"), str):
+                texts[str(pid)] = entry["text"]
+
+    def text_of(prompt_id: str, slots: Mapping[str, str]) -> str:
+        template = texts.get(prompt_id)
+        if template is None:
+            return "[" + " ".join([prompt_id, *(f"{k}={v}" for k, v in slots.items())]) + "]"
+        try:
+            return template.format_map(dict(slots))
+        except (KeyError, ValueError):
+            return template
+
+    return text_of
+
+
+@dataclass
+class SimOptions:
+    speech: bool = True
+    caller: str = "13800000000"
+    agent: TransferOutcome = "bridged"
+    transfer: TransferOutcome = "transferred"
+    orders_fail: bool = False
+
+
+@dataclass
+class Simulator:
+    ctx: Context
+    options: SimOptions = field(default_factory=SimOptions)
+    text_of: TextOf = field(default_factory=catalogue_texts)
+    call_id: str = "sim-call"
+    state: State = field(init=False)
+    output: list[str] = field(default_factory=list)
+    orders: list[tuple[str, OrderDraft]] = field(default_factory=list)  # (order_no, draft) incl. unreasonable
+    transfers: list[Transfer] = field(default_factory=list)
+    listening: Listen | None = None
+
+    def __post_init__(self) -> None:
+        self.state = new_call(self.ctx)
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    def start(self) -> list[str]:
+        return self.send(Started(self.call_id, self.options.caller, self.options.speech))
+
+    def turn(self, line: str) -> list[str]:
+        """One caller turn in the simulator syntax."""
+        text = line.strip()
+        if text in ("", "(silence)"):
+            return self.send(NoInput())
+        if text == "(nomatch)":
+            return self.send(NoMatch())
+        if text == "(hangup)":
+            return self.send(Hangup("caller"))
+        if text.startswith("#") and len(text) > 1:
+            keys = text[1:]
+            terminated = keys.endswith("#")
+            return self.send(Digits(keys.rstrip("#"), terminated))
+        return self.send(Recognized(text, text, 0.9, False))
+
+    def send(self, event: Event) -> list[str]:
+        produced: list[str] = []
+        was_finished = self.state.finished
+        if isinstance(event, Recognized | Digits | NoInput | NoMatch) and self.listening is None:
+            produced.append("(nobody is listening: input ignored)")
+        self.listening = None
+        queue: deque[Event] = deque([event])
+        while queue:
+            self.state, actions = step(self.state, queue.popleft())
+            for action in actions:
+                produced.append(self._describe(action))
+                reply = self._execute(action)
+                if reply is not None:
+                    queue.append(reply)
+        if self.state.finished and not was_finished:
+            produced.append(f"end {self.state.end_reason}")
+        self.output += produced
+        return produced
+
+    def _execute(self, action: Action) -> Event | None:
+        if isinstance(action, Play):
+            return PromptDone(action.play_id, True)
+        if isinstance(action, Listen):
+            self.listening = action
+            return None
+        if isinstance(action, CreateOrder | RecordUnreasonable):
+            if self.options.orders_fail:
+                return Failed("order store unavailable (simulated)")
+            order_no = f"SIM{len(self.orders) + 1:04d}"
+            self.orders.append((order_no, action.draft))
+            return OrderCreated(order_no) if not self.state.finished else None
+        if isinstance(action, Transfer):
+            self.transfers.append(action)
+            return TransferDone(self.options.agent if action.kind == "agent" else self.options.transfer)
+        return None
+
+    def _describe(self, action: Action) -> str:
+        if isinstance(action, Play):
+            flag = "" if action.barge_in else " (no barge-in)"
+            return f"play {action.prompt_id}{flag}: {self.text_of(action.prompt_id, action.slots)}"
+        if isinstance(action, Listen):
+            keys = ""
+            if action.keypad is not None:
+                keys = f" keys<={action.keypad.max_digits}{action.keypad.terminator or ''}"
+            return f"listen {action.spec.kind}{'' if action.speech else ' (keypad only)'}{keys}"
+        if isinstance(action, CreateOrder | RecordUnreasonable):
+            d = action.draft
+            kind = "unreasonable" if isinstance(action, RecordUnreasonable) else "order"
+            fields = {"disposition": d.disposition, "type": d.request_type, "category": d.category_code,
+                      "urgency": d.urgency, "rule": d.rule_id, "channel": d.channel, "district": d.district,
+                      "address": d.address, "time": d.incident_time, "phone": d.contact_number,
+                      "callback": d.callback_requested}
+            shown = " ".join(f"{k}={v}" for k, v in fields.items() if v not in (None, "", False))
+            return f"{kind} {shown} content={json.dumps(d.content, ensure_ascii=False)}"
+        if isinstance(action, Transfer):
+            outcome = self.options.agent if action.kind == "agent" else self.options.transfer
+            return f"transfer {action.kind} {action.target} -> {outcome}"
+        if isinstance(action, HangupCall):
+            return f"hangup {action.reason}"
+        if isinstance(action, StopPlayback):
+            return "stop playback"
+        return repr(action)
+
+
+# ---- scripts ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScriptResult:
+    ok: bool
+    transcript: list[str]
+    failures: list[str]
+
+
+def _options(lines: list[tuple[int, str]]) -> SimOptions:
+    options = SimOptions()
+    for number, line in lines:
+        key, _, value = line[1:].partition(" ")
+        value = value.strip()
+        if key == "speech":
+            options.speech = value != "off"
+        elif key == "caller":
+            options.caller = value
+        elif key == "agent":
+            options.agent = value  # type: ignore[assignment]
+        elif key == "transfer":
+            options.transfer = value  # type: ignore[assignment]
+        elif key == "orders":
+            options.orders_fail = value == "fail"
+        else:
+            raise ValueError(f"line {number}: unknown option @{key}")
+    return options
+
+
+def run_script(text: str, make_ctx: Callable[[], Context], **kwargs: Any) -> ScriptResult:
+    lines = [(n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1)]
+    lines = [(n, line) for n, line in lines if line and not line.startswith("#")]
+    sim = Simulator(make_ctx(), _options([(n, x) for n, x in lines if x.startswith("@")]), **kwargs)
+    failures: list[str] = []
+    transcript: list[str] = []
+    recent = sim.start()
+    transcript += recent
+    for number, line in lines:
+        if line.startswith(">"):
+            turn = line[1:].strip()
+            transcript.append(f"> {turn}")
+            recent = sim.turn(turn)
+            transcript += recent
+        elif line.startswith("?end"):
+            if line[4:].strip() not in sim.state.end_reason:
+                failures.append(f"line {number}: end reason {sim.state.end_reason!r} lacks {line[4:].strip()!r}")
+        elif line.startswith("?"):
+            if not any(line[1:].strip() in out for out in recent):
+                failures.append(f"line {number}: expected {line[1:].strip()!r} in: {recent}")
+        elif line.startswith("!"):
+            if any(line[1:].strip() in out for out in recent):
+                failures.append(f"line {number}: did not expect {line[1:].strip()!r}")
+        elif not line.startswith("@"):
+            failures.append(f"line {number}: cannot read {line!r}")
+    return ScriptResult(not failures, transcript, failures)
