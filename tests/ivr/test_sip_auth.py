@@ -43,7 +43,7 @@ def register() -> Request:
 
 
 def test_server_challenge_then_client_retry_succeeds() -> None:
-    server = DigestServer("hotline", b"k" * 32, nonce_ttl=60.0)
+    server = DigestServer("hotline", b"k" * 32, nonce_ttl=60.0, algorithms=("SHA-256", "MD5"))
     req = register()
     challenge = make_response(req, 401, headers=[("WWW-Authenticate", v) for v in server.challenge(now=100.0)])
     retry = authorize_request(req, challenge, "agent1", "s3cret")
@@ -58,7 +58,7 @@ def test_server_challenge_then_client_retry_succeeds() -> None:
 
 def test_server_rejects_wrong_password_unknown_user_expired_and_forged_nonce() -> None:
     server = DigestServer("hotline", b"k" * 32, nonce_ttl=60.0)
-    challenge = parse_challenge(server.challenge(0.0)[1])
+    challenge = parse_challenge(server.challenge(0.0)[0])
     assert challenge is not None and challenge.algorithm == "MD5" and challenge.qop == ("auth",)
     wrong = build_authorization(challenge, "REGISTER", "sip:hotline", "agent1", "guess")
     assert server.verify(wrong, "REGISTER", USERS.get, 1.0).reason == "wrong password"
