@@ -182,8 +182,10 @@ def main() -> None:
     parser.add_argument("--no-audio-sink", action="store_true", help="do not decode received audio to PCM")
     parser.add_argument("--sink-port", type=int, default=39990)
     args = parser.parse_args()
-    print(f"# media_pacer: {args.seconds:.0f} s per run, echo={'no' if args.no_echo else 'yes'}, "
-          f"cpus={os.cpu_count()}, loadavg before={os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(
+        f"# media_pacer: {args.seconds:.0f} s per run, echo={'no' if args.no_echo else 'yes'}, "
+        f"cpus={os.cpu_count()}, loadavg before={os.getloadavg()[0]:.2f}"
+    )
     for n in args.calls:
         parent, child = mp.Pipe()
         proc = mp.Process(target=sink_main, args=(args.sink_port, not args.no_echo, child), daemon=True)
@@ -195,8 +197,10 @@ def main() -> None:
         proc.join(5)
         res.update(rx)
         res["loadavg_1m"] = os.getloadavg()[0]
-        print(f"calls={n:4d} " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
-                                         for k, v in res.items()), flush=True)  # fmt: skip
+        print(
+            f"calls={n:4d} " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items()),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
