@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ivr.media import dtmf, rtcp, rtp
 from ivr.media.clock import AsyncioClock, VirtualClock
@@ -305,3 +307,22 @@ def test_real_loop_clock_exchanges_audio() -> None:
     assert dominant_hz(b"".join(voiced_run(heard))) == pytest.approx(1000, abs=5)
     assert len(voiced_run(heard)) == 50
     assert stats["sent"] == pytest.approx(elapsed / 0.02, abs=3)  # paced at 50 packets per second of loop time
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(max_size=200), max_size=20))
+def test_fuzz_datagrams_never_break_a_session(env: Env, datagrams: list[bytes]) -> None:
+    clock = env[0]
+    s = session(env)
+    s.set_remote("127.0.0.1", 9, payload_type=0, codec="PCMU", dtmf_payload_type=101)
+    heard: list[bytes] = []
+    s.set_audio_sink(heard.append)
+    for i, data in enumerate(datagrams):
+        # valid-looking headers for our payload types too, so the jitter buffer and DTMF receiver see garbage
+        s._on_datagram(data, ("127.0.0.1", 9), clock.now())
+        s._on_datagram(bytes([0x80, (0, 101, 13)[i % 3]]) + data[:10].ljust(10, b"\0") + data[10:],
+                       ("127.0.0.1", 9), clock.now())  # fmt: skip
+        s.tick_receive(i, clock.now())
+        s.tick_send(i, clock.now())
+    assert all(len(f) == 320 for f in heard)
+    s.close()
