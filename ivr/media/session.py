@@ -101,6 +101,7 @@ class MediaSession:
         self._transit: int | None = None
         self._jitter = 0.0  # RFC 3550 interarrival jitter, timestamp units
         self._last_rtcp: list[rtcp.RtcpPacket] = []
+        self.last_rtp_at: float | None = None  # clock time of the last valid RTP packet (for RTP timeouts)
         self.counters = dict.fromkeys(
             (
                 "sent", "sent_bytes", "send_errors", "received", "bad_packets", "foreign_pt", "latched",
@@ -398,6 +399,7 @@ class MediaSession:
             counters["foreign_pt"] += 1
             return
         counters["received"] += 1
+        self.last_rtp_at = now
         if addr != self._dest:  # symmetric RTP: answer where the remote's RTP really comes from
             self._dest = addr
             self._rtcp_dest = (addr[0], addr[1] + 1)

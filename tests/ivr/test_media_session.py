@@ -179,6 +179,7 @@ def test_symmetric_rtp_latches_to_the_real_source(env: Env) -> None:
     clock.advance(0.1)
     assert len(nat.packets()) >= 4
     assert s.remote == ("127.0.0.1", nat.port) and s.stats()["latched"] == 1
+    assert s.last_rtp_at is not None and clock.now() - s.last_rtp_at < 0.1
     s.close()
     nat.close()
 
