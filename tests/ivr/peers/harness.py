@@ -41,6 +41,25 @@ def free_port(host: str = LOOPBACK) -> int:
     raise RuntimeError("no free port")
 
 
+def free_port_block(count: int = 4, host: str = LOOPBACK) -> int:
+    """The first of ``count`` consecutive UDP ports (even first) that are free right now."""
+    for _ in range(200):
+        base = random.randrange(40000, 60000, 2)
+        socks = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(sock)
+                sock.bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no free port block")
+
+
 def rtp_range(size: int = 40) -> tuple[int, int]:
     """A fresh RTP port range for one peer (distinct within this test run)."""
     base = next(_rtp_base)
@@ -289,7 +308,7 @@ def run_sipp(
         "-mi",
         LOOPBACK,
         "-mp",
-        str(media_port or rtp_range(10)[0]),
+        str(media_port or free_port_block(4)),
     ]
     args += extra or []
     args.append(target)
