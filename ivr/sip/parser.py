@@ -96,9 +96,16 @@ def parse_message(data: bytes, *, stream: bool = False) -> Message:
     head_bytes, body = _split_head(data.lstrip(b"\r\n"))
     head = head_bytes.decode("utf-8", errors="surrogateescape")
     lines = _unfold(head)
-    message, deferred = _start_line(lines[0])
-    partial = message if isinstance(message, Request) else None
     headers, bad_line = _parse_headers(lines[1:])
+    try:
+        message, deferred = _start_line(lines[0])
+    except SipParseError as exc:
+        # A broken request line: still answerable with 400 when the headers a response copies are there.
+        method = lines[0].split(" ", 1)[0]
+        answerable = not lines[0].startswith("SIP/") and all(headers.get(name) for name in _REQUIRED)
+        fallback = Request(method=method if _TOKEN.match(method) else "INVALID", uri="", headers=headers)
+        raise SipParseError(exc.reason, fallback if answerable else None, exc.status) from None
+    partial = message if isinstance(message, Request) else None
     message.headers = headers
     usable = partial is not None and all(headers.get(name) for name in _REQUIRED)
     if deferred is not None:
@@ -116,7 +123,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> Message:
         body = body[:length]
     elif stream:
         raise SipParseError("Missing Content-Length", partial)
-    message.body = body
+    message.body = body if body.strip(b"\r\n\t ") else b""
     _validate(message, partial)
     return message
 

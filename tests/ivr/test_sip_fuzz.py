@@ -6,6 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr.sip import Headers, Request, SipFramingError, SipParseError, StreamFramer, make_response, parse_message
+from ivr.sip.events import RequestReceived, Transmit
+from ivr.sip.transaction import TransactionLayer
 
 SEED = (
     b"INVITE sip:12345@127.0.0.1:5060 SIP/2.0\r\n"
@@ -74,3 +76,30 @@ def test_framer(chunks: list[bytes]) -> None:
                     pass
     except SipFramingError:
         pass
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.sampled_from([SEED, SEED.replace(b"INVITE", b"ACK"), SEED.replace(b"INVITE", b"CANCEL"),
+                                           b"SIP/2.0 200 OK\r\n" + SEED.split(b"\r\n", 1)[1]]),
+                          st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=4),
+                          st.floats(0, 5)), max_size=12))
+def test_transaction_layer_survives_mutated_traffic(items: list[tuple[bytes, list[tuple[int, int]], float]]) -> None:
+    """Mutated INVITE/ACK/CANCEL/responses never raise, and a healthy call in the same layer keeps working."""
+    layer = TransactionLayer()
+    good = parse_message(SEED.replace(b"7b4e59a0", b"healthy-call").replace(b"z9hG4bK8a3c", b"z9hG4bKgood"))
+    assert isinstance(good, Request)
+    layer.receive(good, ("127.0.0.1", 5062), 0.0)
+    now = 0.0
+    for raw, flips, dt in items:
+        data = bytearray(raw)
+        for pos, value in flips:
+            if pos < len(data):
+                data[pos] = value
+        now += dt
+        events = layer.receive_bytes(bytes(data), ("127.0.0.1", 5070), now)
+        events += layer.handle_timer(now)
+        for event in events:
+            if isinstance(event, RequestReceived) and event.request.method != "ACK":
+                layer.send_response(make_response(event.request, 486, to_tag="z"), now, event.key)
+    answer = layer.send_response(make_response(good, 200, to_tag="ok"), now)
+    assert [e for e in answer if isinstance(e, Transmit)], "the healthy call could not be answered"
