@@ -67,6 +67,7 @@ class Deadline(_Strict):
 
 class TextRules(_Strict):
     filler_chars: str = ""
+    rewrite: dict[str, str] = {}
     fillers: list[str] = []
     empty_phrases: list[str] = []
     min_content_chars: int = Field(default=2, ge=0)

@@ -16,7 +16,7 @@ from flows.policy import EmergencyRule, Policy, load_policy
 # Emergency rule order when several fire at the same strength (fire before a casualty it caused, etc.).
 _PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")
 _TYPE_ORDER = ("表扬", "举报", "投诉", "建议", "求助", "咨询")
-_WEAK_OVERRIDE = 2.5  # a weak emergency trigger yields to an in-scope/negative-list match at least this strong
+_WEAK_OVERRIDE = 2.0  # a weak emergency trigger yields to an in-scope/negative-list match at least this strong
 _OTHER_CITY = "other_city"
 
 
@@ -95,11 +95,17 @@ class Classifier:
             entries += _terms(f"cue:{name}", cues, pinyin=False)
         home = {policy.city.name, *policy.city.aliases, *policy.city.districts}
         names = [n for n in policy.other_city.names if n not in home and not any(n in h for h in home)]
-        entries += _terms(f"rule:{_OTHER_CITY}", [f"{n}^{policy.other_city.name_weight}" for n in names], pinyin=False)
+        w = policy.other_city.name_weight
+        entries += _terms(f"rule:{_OTHER_CITY}", [f"{n}^{w}" for n in names], pinyin=False)
+        # "在苏州" / "河南的" / "上海那边": the matter is located there (explicit, outweighs the in-scope topic)
+        entries += _terms(f"rule:{_OTHER_CITY}", [f"(在|到|回|去|老家|我们|是)+{n}^{w + 1.5}" for n in names] +
+                          [f"{n}+(的|那边|那里|那块|那儿|市|省|县)^{w + 1.5}" for n in names], pinyin=False)
         entries += _terms(f"rule:{_OTHER_CITY}", policy.other_city.cues, pinyin=False)
         self._matcher = Matcher(entries, gap=policy.gap)
         self._empty = sorted({normalise(p) for p in (*t.empty_phrases, *t.fillers)} - {""}, key=len, reverse=True)
         self._drop = t.filler_chars
+        self._rewrite = sorted(((normalise(a), normalise(b)) for a, b in t.rewrite.items() if normalise(a)),
+                               key=lambda p: -len(p[0]))
         self._em: dict[str, EmergencyRule] = {em.id: em for em in policy.emergency}
         self._rules = {r.id: r for r in policy.rules}
 
@@ -115,6 +121,9 @@ class Classifier:
     # -- public ---------------------------------------------------------------------------------------------------
     def classify(self, text: str) -> Classification:
         norm = normalise(text if isinstance(text, str) else str(text), self._drop)
+        for src, dst in self._rewrite:
+            if src in norm:
+                norm = norm.replace(src, dst)
         utt = Prepared.of(norm)
         by_label: dict[str, list[Hit]] = defaultdict(list)
         for h in self._matcher.find(utt):
@@ -123,6 +132,11 @@ class Classifier:
             base = label[:-2]
             for lb in [x for x in by_label if x.startswith(base) and not x.endswith(":x")]:
                 by_label[lb] = [h for h in by_label[lb] if not any(_overlaps(h, x) for x in by_label[label])]
+        # 是不是 / 有没有: an A-not-A question, not a negation
+        by_label["cue:neg"] = [h for h in by_label.get("cue:neg", [])
+                               if not (0 < h.start and h.start + 1 < len(norm) and norm[h.start - 1] == norm[h.start + 1])]
+        # 到现在 / 至今: a state lasting until now, not an event happening now
+        by_label["cue:now"] = [h for h in by_label.get("cue:now", []) if h.start == 0 or norm[h.start - 1] not in "到至直"]
         rtype = self._request_type(by_label)
         ranked = self._rank(by_label)
         emergency = self._emergency(text, by_label, ranked)
@@ -135,10 +149,12 @@ class Classifier:
         """'negated', 'past', 'hypothetical' or 'current' for one emergency trigger hit."""
         if any(hit.start - 3 <= c.end <= hit.start for c in cues["neg"]):
             return "negated"
-        near_now = any(abs(c.start - hit.start) <= 8 for c in cues["now"])
         if any(hit.start - 10 <= c.start and c.end <= hit.end + 6 for c in cues["hyp"]):
             return "hypothetical"
-        if hit.label.endswith(":past") or any(hit.start - 12 <= c.start < hit.start for c in cues["past"]):
+        if hit.label.endswith(":past"):  # 着过火: experiential aspect, past whatever else is said
+            return "past"
+        if any(hit.start - 12 <= c.start < hit.start for c in cues["past"]):
+            near_now = any(abs(c.start - hit.start) <= 8 for c in cues["now"])
             return "current" if near_now else "past"
         return "current"
 
@@ -167,6 +183,10 @@ class Classifier:
         best_other = ranked[0].score if ranked else 0.0
         if current:
             conf, _, hit = max(current, key=lambda e: (e[0], -e[1]))
+            rid = hit.label.split(":")[1]
+            distinct = _greedy([h for _, _, h in current if h.label.split(":")[1] == rid])[1]
+            if conf <= 0.6 and len(distinct) >= 2:  # two different weak signs of the same emergency
+                conf = 0.7
             weak_only = conf <= 0.6
             if weak_only and best_other >= _WEAK_OVERRIDE:
                 return None
