@@ -32,7 +32,7 @@ from flows.events import (
 )
 from flows.ids import CATEGORY_NAMES
 from flows.listening import interpret, listen_action
-from flows.model import Flow, Node
+from flows.model import WAITING_TYPES, Flow, Node
 
 Phase = Literal["new", "playing", "listening", "order", "transfer", "closing", "done"]
 MAX_HOPS = 64  # immediate transitions per event: a flow loop without a waiting node is an error, not a hang
@@ -299,6 +299,19 @@ def _failed(state: State, detail: str, actions: list[Action] | None = None) -> R
         return _enter(replace(state, errors=errors, vars=variables), node.on_fail, actions)
     if state.phase == "order" and node is not None and node.on_error:
         return _enter(replace(state, errors=errors, vars=variables, order_pending=False), node.on_error, actions)
+    if errors > 1 and node is not None and state.phase in ("playing", "closing", "listening"):
+        # already on the error path (e.g. prompt audio is failing): go on without this prompt, so the caller
+        # still reaches an agent or a clean end instead of silence
+        state = replace(state, errors=errors, vars=variables, wait_play=None)
+        if node.type == "hangup" or state.phase == "closing":
+            return replace(state, phase="done", end_reason=f"error: {detail}"), [*actions, HangupCall("error")]
+        if node.type == "transfer":
+            return _start_transfer(state, node, actions)
+        if node.type == "redirect":
+            return _after_redirect_prompt(state, node)
+        following = node.fallback if node.type in WAITING_TYPES else node.next
+        if errors <= MAX_ERRORS + 3 and following:
+            return _enter(state, following, actions)
     target = state.flow.on_error
     if errors > MAX_ERRORS or target is None or target not in state.flow.nodes:
         return replace(state, phase="done", errors=errors, vars=variables, end_reason=f"error: {detail}"), [
@@ -316,4 +329,5 @@ def _caller_gone(state: State, reason: str) -> Result:
         draft = build_draft(variables, (*state.transcript, ("ivr", "[来电人挂机]")), call_id=state.call_id,
                             caller=state.caller, flow_version=state.flow.version)
         actions.append(CreateOrder(draft))
-    return replace(state, phase="done", end_reason=f"caller hung up ({reason})"), actions
+    ended = f"transfer ended ({reason})" if state.phase == "transfer" else f"caller hung up ({reason})"
+    return replace(state, phase="done", end_reason=ended), actions

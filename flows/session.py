@@ -1,0 +1,386 @@
+"""Run the pure flow runner on a real call: prompts, speech, keys, orders and transfers.
+
+``run_call(call, deps)`` is the application for one answered call (an ``ivr.app.CallHandler`` via
+:func:`make_handler`).  Every dependency failure becomes a ``Failed`` event (the flow's error path: error.system
+prompt, then agent or callback) — never an exception out of the call.  Time comes from ``deps.clock``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol, TypeVar
+
+from asr import api as speech_api
+from asr.api import SpeechService
+from bridge.api import Handoff, OrderDraft, OrderRef
+from flows.events import (
+    Action,
+    CreateOrder,
+    Digits,
+    Event,
+    Failed,
+    Hangup,
+    HangupCall,
+    Listen,
+    NoInput,
+    NoMatch,
+    OrderCreated,
+    Play,
+    PromptDone,
+    Recognized,
+    RecordUnreasonable,
+    Started,
+    StopPlayback,
+    Transfer,
+    TransferDone,
+)
+from flows.keypad import DigitCollector
+from flows.runner import Context, State, new_call, step
+from ivr.app import SAMPLE_RATE, Call, CallHandler, DigitEvent, HangupEvent
+from prompts.api import PromptSource
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LoopClock:
+    """The event loop's monotonic clock (production)."""
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+@dataclass
+class SessionDeps:
+    """What a call needs; the lead wires the real services, tests pass fakes."""
+
+    prompts: PromptSource
+    handoff: Handoff
+    contexts: Callable[[], Context]  # a new runner context per call (flows.setup.ContextFactory.new_context)
+    speech: SpeechService | None = None  # None or unavailable: DTMF-only mode
+    clock: Clock = field(default_factory=LoopClock)
+    dependency_timeout: float = 15.0  # seconds allowed for one order / transfer-start call
+    max_call_seconds: float = 1800.0  # then the flow's error path (agent / callback)
+    observer: Callable[[Action], None] | None = None  # sees every executed action (logs, metrics, tests)
+
+
+@dataclass
+class CallReport:
+    call_id: str
+    flow_version: str = ""
+    end_reason: str = ""
+    orders: list[OrderRef] = field(default_factory=list)
+    actions: int = 0
+
+
+def make_handler(deps: SessionDeps) -> CallHandler:
+    async def handle(call: Call) -> None:
+        await run_call(call, deps)
+
+    return handle
+
+
+async def run_call(call: Call, deps: SessionDeps) -> None:
+    """Run one call to its end (hang-up, REFER away, or bridged agent call finished)."""
+    await run_call_report(call, deps)
+
+
+async def run_call_report(call: Call, deps: SessionDeps) -> CallReport:
+    session = _Session(call, deps)
+    try:
+        await session.run()
+    except Exception:  # last resort: the flow could not even start; never crash the engine
+        log.exception("call %s: session failed", call.call_id)
+        await session.emergency_exit()
+    finally:
+        session.close()
+    return session.report
+
+
+class _Session:
+    def __init__(self, call: Call, deps: SessionDeps) -> None:
+        self.call = call
+        self.deps = deps
+        self.clock = deps.clock
+        self.queue: asyncio.Queue[tuple[int | None, Event]] = asyncio.Queue()
+        self.report = CallReport(call.call_id)
+        self.listener: speech_api.Listener | None = None
+        self.gen = 0  # listen generation: input events of an earlier question are dropped
+        self.listening: Listen | None = None
+        self.keys = DigitCollector()
+        self.key_timer: asyncio.Task[None] | None = None
+        self.input_timer: asyncio.Task[None] | None = None
+        self.playing_until = 0.0
+        self.last_order: OrderRef | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.call_pump: asyncio.Task[None] | None = None
+        self.hung_up = asyncio.Event()
+        self.state: State | None = None
+
+    # ---- main loop ------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        ctx = self.deps.contexts()
+        self.report.flow_version = ctx.flow.version
+        speech = self.deps.speech is not None and self.deps.speech.status.available
+        if speech and self.deps.speech is not None:
+            try:
+                self.listener = self.deps.speech.open_listener()
+                self.call.set_audio_sink(self._on_audio)
+                self._spawn(self._speech_pump())
+            except Exception as exc:
+                log.error("call %s: speech unavailable, keypad only: %s", self.call.call_id, exc)
+                self.listener, speech = None, False
+        self.call_pump = self._spawn(self._call_pump())
+        self._spawn(self._watchdog())
+        state, actions = step(new_call(ctx), Started(self.call.call_id, self.call.caller, speech))
+        self.state = state
+        await self._execute(actions)
+        while not state.finished:
+            gen, event = await self.queue.get()
+            if gen is not None and gen != self.gen:
+                continue  # an answer to an earlier question
+            state, actions = step(state, event)
+            self.state = state
+            await self._execute(actions)
+        self.report.end_reason = state.end_reason
+        if "bridged" in state.end_reason:  # the agent and the caller talk until one hangs up
+            await self.hung_up.wait()
+
+    async def emergency_exit(self) -> None:
+        with contextlib.suppress(Exception):
+            if not self.call.ended:
+                await self.call.hangup("error")
+
+    def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            self.call.set_audio_sink(None)
+        if self.listener is not None:
+            with contextlib.suppress(Exception):
+                self.listener.close()
+
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def _put(self, event: Event, gen: int | None = None) -> None:
+        self.queue.put_nowait((gen, event))
+
+    async def _guard(self, awaitable: Awaitable[T]) -> T:
+        return await asyncio.wait_for(awaitable, self.deps.dependency_timeout)
+
+    # ---- inputs ---------------------------------------------------------------------------------------
+    def _on_audio(self, frame: bytes) -> None:
+        if self.listener is not None:
+            try:
+                self.listener.feed(frame, self.clock.now())
+            except Exception as exc:
+                log.warning("call %s: speech feed failed: %s", self.call.call_id, exc)
+
+    async def _call_pump(self) -> None:
+        while True:
+            try:
+                event = await self.call.next_event()
+            except Exception as exc:
+                log.warning("call %s: call events failed: %s", self.call.call_id, exc)
+                event = HangupEvent(reason=f"engine error: {exc}", by_remote=False)
+            if isinstance(event, HangupEvent):
+                self.hung_up.set()
+                self._put(Hangup(event.reason))
+                return
+            if isinstance(event, DigitEvent):
+                self._on_digit(event.digit)
+
+    async def _speech_pump(self) -> None:
+        assert self.listener is not None
+        while True:
+            try:
+                event = await self.listener.next_event()
+            except Exception as exc:
+                log.warning("call %s: recognizer failed: %s", self.call.call_id, exc)
+                self._put(NoMatch(), self.gen)
+                await self.clock.sleep(0.5)
+                continue
+            if self.listening is None or self.keys.active:
+                continue
+            if isinstance(event, speech_api.BargeIn):
+                if self.listening.spec.barge_in:
+                    self._stop_playback()
+            elif isinstance(event, speech_api.Recognized):
+                r = event.result
+                self._put(Recognized(r.text, r.normalized, r.confidence, r.low_confidence), self.gen)
+            elif isinstance(event, speech_api.NoInput):
+                self._put(NoInput(), self.gen)
+            elif isinstance(event, speech_api.NoMatch):
+                self._put(NoMatch(event.text), self.gen)
+
+    def _on_digit(self, digit: str) -> None:
+        if self.listening is None or self.listening.keypad is None:
+            return  # keys while nobody asks: ignored (the runner would ignore them too)
+        first = not self.keys.active
+        done = self.keys.press(digit)
+        if first:
+            self._stop_playback()  # a key always interrupts the question being asked
+            self._cancel_timer("input_timer")
+            if self.listener is not None:
+                with contextlib.suppress(Exception):
+                    self.listener.cancel()
+        self._cancel_timer("key_timer")
+        if done is not None:
+            self._put(Digits(done.digits, done.terminated), self.gen)
+        else:
+            self.key_timer = self._spawn(self._key_timeout(self.gen, self.keys.inter_digit_timeout))
+
+    async def _key_timeout(self, gen: int, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+        done = self.keys.timeout()
+        if gen == self.gen and done is not None:
+            self._put(Digits(done.digits, done.terminated), gen)
+
+    async def _no_input_timeout(self, gen: int, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+        if gen == self.gen and not self.keys.active:
+            self._put(NoInput(), gen)
+
+    async def _watchdog(self) -> None:
+        await self.clock.sleep(self.deps.max_call_seconds)
+        self._put(Failed("call too long"))
+
+    def _cancel_timer(self, name: str) -> None:
+        task = getattr(self, name)
+        if task is not None:
+            task.cancel()
+            setattr(self, name, None)
+
+    def _stop_playback(self) -> None:
+        with contextlib.suppress(Exception):
+            self.call.stop_playback()
+        self.playing_until = self.clock.now()
+
+    # ---- actions --------------------------------------------------------------------------------------
+    async def _execute(self, actions: list[Action]) -> None:
+        for action in actions:
+            self.report.actions += 1
+            try:
+                await self._do(action)
+            except Exception as exc:
+                log.warning("call %s: %s failed: %r", self.call.call_id, type(action).__name__, exc)
+                self._put(Failed(f"{type(action).__name__}: {exc!r}"))
+            if self.deps.observer is not None:
+                with contextlib.suppress(Exception):
+                    self.deps.observer(action)
+
+    async def _do(self, action: Action) -> None:
+        if isinstance(action, Play):
+            self._play(action)
+        elif isinstance(action, Listen):
+            self._listen(action)
+        elif isinstance(action, StopPlayback):
+            self._stop_playback()
+        elif isinstance(action, CreateOrder | RecordUnreasonable):
+            await self._order(action)
+        elif isinstance(action, Transfer):
+            await self._transfer(action)
+        elif isinstance(action, HangupCall):
+            self._end_listening()
+            if not self.call.ended:
+                await self._guard(self.call.hangup(action.reason))
+
+    def _play(self, action: Play) -> None:
+        if self.call.ended:
+            return
+        audio = self.deps.prompts.audio(action.prompt_id, action.slots)
+        playback = self.call.play(audio, interruptible=action.barge_in)
+        seconds = len(audio) / (2 * SAMPLE_RATE)
+        self.playing_until = max(self.playing_until, self.clock.now()) + seconds
+
+        async def finished() -> None:
+            completed = await playback.done
+            self._put(PromptDone(action.play_id, bool(completed)))
+
+        self._spawn(finished())
+
+    def _listen(self, action: Listen) -> None:
+        self._end_listening()
+        self.gen += 1
+        self.listening = action
+        self.keys.arm(action.keypad)
+        remaining = max(0.0, self.playing_until - self.clock.now())
+        if action.speech and self.listener is not None:
+            spec = replace(action.spec, no_input_timeout=action.spec.no_input_timeout + remaining)
+            self.listener.listen(spec, self.clock.now())
+        else:
+            timeout = action.keypad.first_digit_timeout if action.keypad else action.spec.no_input_timeout
+            self.input_timer = self._spawn(self._no_input_timeout(self.gen, timeout + remaining))
+
+    def _end_listening(self) -> None:
+        self.listening = None
+        self.keys.arm(None)
+        self._cancel_timer("key_timer")
+        self._cancel_timer("input_timer")
+        if self.listener is not None:
+            with contextlib.suppress(Exception):
+                self.listener.cancel()
+
+    def _with_texts(self, draft: OrderDraft) -> OrderDraft:
+        """The transcript's prompt ids as the texts the caller heard."""
+        lines: list[tuple[str, str]] = []
+        for speaker, text in draft.transcript:
+            if speaker == "ivr":
+                with contextlib.suppress(Exception):
+                    text = self.deps.prompts.text(text)
+            lines.append((speaker, text))
+        return replace(draft, transcript=lines)
+
+    async def _order(self, action: CreateOrder | RecordUnreasonable) -> None:
+        self._end_listening()
+        draft = self._with_texts(action.draft)
+        if isinstance(action, RecordUnreasonable):
+            ref = await self._guard(self.deps.handoff.record_unreasonable(draft))
+        else:
+            ref = await self._guard(self.deps.handoff.create_order(draft))
+        self.last_order = ref
+        self.report.orders.append(ref)
+        self._put(OrderCreated(ref.order_no, ref.journaled))
+
+    async def _transfer(self, action: Transfer) -> None:
+        self._end_listening()
+        if action.kind != "agent":
+            result = await self._guard(self.call.transfer(action.target))
+            self._put(TransferDone("transferred" if result.accepted or result.succeeded else "failed"))
+            return
+        draft = self._with_texts(action.draft) if action.draft is not None else OrderDraft(
+            call_id=self.call.call_id, caller_number=self.call.caller)
+        if self.last_order is None:  # an agent always gets an order
+            self.last_order = await self._guard(self.deps.handoff.create_order(draft))
+            self.report.orders.append(self.last_order)
+        # the hand-off reads the call's events while it runs: pause our reader
+        if self.call_pump is not None:
+            self.call_pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.call_pump
+        try:
+            outcome = await self.deps.handoff.warm_transfer(self.call, self.last_order, draft)
+        finally:
+            if not self.hung_up.is_set():
+                self.call_pump = self._spawn(self._call_pump())
+        if outcome.status == "caller_hung_up":
+            self.hung_up.set()
+        self._put(TransferDone(outcome.status))
+
