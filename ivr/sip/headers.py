@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from ivr.sip.errors import SipParseError
 from ivr.sip.names import CANONICAL_NAMES as CANONICAL_NAMES
@@ -21,6 +22,7 @@ def is_number(text: str, max_len: int = 18) -> bool:
     return 0 < len(text) <= max_len and text.isascii() and text.isdigit()
 
 
+@lru_cache(maxsize=1024)
 def canonical_name(name: str) -> str:
     """Full, conventionally capitalised header name for ``name`` (compact forms expanded)."""
     stripped = name.strip()
@@ -35,6 +37,8 @@ def canonical_name(name: str) -> str:
 
 def split_list(value: str, sep: str = ",") -> list[str]:
     """Split ``value`` on ``sep`` outside quoted strings and <...>; strips and drops empty items."""
+    if '"' not in value and "<" not in value:
+        return [stripped for item in value.split(sep) if (stripped := item.strip())]
     items: list[str] = []
     cur: list[str] = []
     quoted = False
