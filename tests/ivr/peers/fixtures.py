@@ -1,11 +1,9 @@
-"""pytest fixtures shared by the real-peer tests (imported by the test modules)."""
+"""Helpers for the real-peer tests: an in-process IVR on its own thread, a pool of baresip instances."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
-
-import pytest
+from typing import Any
 
 from ivr.engine import Engine, EngineThread
 from tests.ivr.peers.app import CallRecord, PeerApp
@@ -60,15 +58,18 @@ class Ivr:
         self.runner.stop()
 
 
-@pytest.fixture
-def baresips(tmp_path: Path) -> Iterator[Callable[..., Baresip]]:
-    started: list[Baresip] = []
+class BaresipPool:
+    """Starts baresip instances under one directory and stops them all (use in a fixture finalizer)."""
 
-    def make(name: str, **kw: object) -> Baresip:
-        peer = Baresip(tmp_path / name, **kw)  # type: ignore[arg-type]
-        started.append(peer)
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.started: list[Baresip] = []
+
+    def __call__(self, name: str, **kw: Any) -> Baresip:
+        peer = Baresip(self.root / name, **kw)
+        self.started.append(peer)
         return peer
 
-    yield make
-    for peer in started:
-        peer.stop()
+    def stop_all(self) -> None:
+        for peer in self.started:
+            peer.stop()

@@ -198,7 +198,7 @@ snd_path {self.rec_dir}
         (self.workdir / "accounts").write_text(f"<sip:{self.user}@{LOOPBACK}:{self.sip_port}>;regint=0{answer}\n")
 
     def start(self, dial: str | None = None, seconds: int = 60) -> Baresip:
-        args = ["baresip", "-f", str(self.workdir), "-t", str(seconds)]
+        args = ["stdbuf", "-o0", "-e0", "baresip", "-f", str(self.workdir), "-t", str(seconds)]  # unbuffered log
         if dial:
             args += ["-e", f"/dial {dial}"]
         self._log = open(self.log_path, "wb")

@@ -1,0 +1,140 @@
+"""Debian baresip calls the engine on 127.0.0.1: audio, RFC 2833 digits, BYE both ways, REFER, bridging."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.ivr.peers.fixtures import BaresipPool, Ivr
+from tests.ivr.peers.harness import Baresip, analyse_tone, read_wav, wait_until, write_tone
+
+pytestmark = [
+    pytest.mark.peers,
+    pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip (Debian baresip-core) not installed"),
+]
+
+MakePeer = Callable[..., Baresip]
+
+
+@pytest.fixture
+def baresips(tmp_path: Path) -> Iterator[BaresipPool]:
+    pool = BaresipPool(tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(scope="module")
+def ivr() -> Iterator[Ivr]:
+    server = Ivr().start()
+    yield server
+    server.stop()
+
+
+def heard(peer: Baresip, what: str = "dec", skip_s: float = 0.0) -> tuple[float, float, int, int]:
+    """(dominant Hz, active seconds, silent holes, longest hole ms) of what ``peer`` heard in its last call."""
+    path = peer.recording(what)
+    assert path is not None, f"{peer.user} recorded nothing"
+    samples, rate = read_wav(path)
+    report = analyse_tone(samples[int(skip_s * rate) :], rate)
+    return report.frequency, report.active_s, report.silent_holes, report.longest_hole_ms
+
+
+def test_call_answered_audio_digits_and_caller_bye(ivr: Ivr, baresips: MakePeer) -> None:
+    caller = baresips("caller", user="13800000001")
+    caller.start(dial=ivr.uri(), seconds=40)
+    caller.wait_log("Call established", 10)
+    record = ivr.record(index=-1)
+    assert record.caller == "13800000001" and record.called == "12345"
+    wait_until(lambda: record.audio_frames >= 100, 10, what="2 s of the caller's audio at the IVR")
+    for digit in "47#":
+        caller.press(digit)
+        time.sleep(0.3)  # keys are distinct key presses, not one long tone
+    wait_until(lambda: len(record.digits) >= 3, 10, what="three RFC 2833 digits at the IVR")
+    assert record.digits == [("4", "rfc4733"), ("7", "rfc4733"), ("#", "rfc4733")]
+    time.sleep(0.5)
+    caller.hangup()
+    wait_until(lambda: record.hangup is not None, 10, what="the IVR to see the BYE")
+    assert record.hangup == ("remote_bye", True)
+    wait_until(lambda: ivr.live_calls() == 0, 5, what="the call to be gone from the engine")
+    caller.stop()
+    # what the caller heard: the IVR's 440 Hz tone, without gaps, for the whole call
+    freq, active, holes, longest = heard(caller)
+    assert abs(freq - 440) < 5, freq
+    assert active > 2.5
+    assert holes == 0, f"{holes} silent 20 ms frames (longest {longest} ms)"
+    # what the IVR heard: the caller's 1 kHz tone (RMS well above silence, except while a key is down)
+    loud = [r for r in record.audio_rms if r > 3000]
+    assert len(loud) >= 0.7 * len(record.audio_rms)
+
+
+def test_ivr_hangs_up_with_bye(ivr: Ivr, baresips: MakePeer) -> None:
+    caller = baresips("caller2")
+    caller.start(dial=ivr.uri(), seconds=30)
+    caller.wait_log("Call established", 10)
+    record = ivr.record(index=-1)
+    wait_until(lambda: record.audio_frames >= 25, 10, what="audio")
+    caller.press("0")  # the test app hangs up on 0
+    caller.wait_log("terminated", 10)
+    assert record.hangup == ("local", False)
+    wait_until(lambda: ivr.live_calls() == 0, 5, what="the call to be gone from the engine")
+
+
+def test_refer_lands_caller_at_agent(ivr: Ivr, baresips: MakePeer, tmp_path_factory: pytest.TempPathFactory) -> None:
+    agent_tone = write_tone(tmp_path_factory.mktemp("tone") / "agent.wav", 660.0, 30.0)
+    agent = baresips("agent", user="agent", auto_answer=True, audio_source=agent_tone)
+    agent.start()
+    assert ivr.app is not None
+    ivr.app.agent = agent.uri
+    caller = baresips("caller3")
+    caller.start(dial=ivr.uri(), seconds=40)
+    caller.wait_log("Call established", 10)
+    record = ivr.record(index=-1)
+    wait_until(lambda: record.audio_frames >= 50, 10, what="audio")
+    caller.press("9")  # the test app transfers on 9
+    wait_until(lambda: record.transfer is not None, 15, what="the transfer result")
+    assert record.transfer == {"accepted": True, "succeeded": True, "status": 200}
+    agent.wait_log("Call established", 10)
+    time.sleep(2.5)  # let audio flow both ways between caller and agent
+    caller.hangup()
+    agent.wait_log("terminated", 10)
+    caller.stop()
+    agent.stop()
+    agent_freq, agent_active, *_ = heard(agent)  # the agent hears the caller's 1 kHz
+    assert abs(agent_freq - 1000) < 10 and agent_active > 1.5
+    caller_freq, caller_active, *_ = heard(caller)  # the caller's last call: hears the agent's 660 Hz
+    assert abs(caller_freq - 660) < 10 and caller_active > 1.5
+
+
+def test_bridge_caller_and_dialed_agent(ivr: Ivr, baresips: MakePeer, tmp_path_factory: pytest.TempPathFactory) -> None:
+    agent_tone = write_tone(tmp_path_factory.mktemp("tone") / "agent.wav", 660.0, 30.0)
+    agent = baresips("agent2", user="agent", auto_answer=True, audio_source=agent_tone)
+    agent.start()
+    assert ivr.app is not None
+    ivr.app.agent = agent.uri
+    caller = baresips("caller4")
+    caller.start(dial=ivr.uri(), seconds=40)
+    caller.wait_log("Call established", 10)
+    record = ivr.record(index=-1)
+    wait_until(lambda: record.audio_frames >= 50, 10, what="audio")
+    caller.press("8")  # the test app dials the agent and bridges on 8
+    wait_until(lambda: record.bridged or record.dial_error is not None, 15, what="the bridge")
+    assert record.bridged, record.dial_error
+    agent.wait_log("Call established", 10)
+    time.sleep(2.5)
+    caller.hangup()
+    agent.wait_log("terminated", 10)  # the IVR hangs up the agent leg when the caller leaves
+    wait_until(lambda: ivr.live_calls() == 0, 5, what="both legs to end")
+    caller.stop()
+    agent.stop()
+    agent_freq, agent_active, *_ = heard(agent)
+    assert abs(agent_freq - 1000) < 10 and agent_active > 1.5
+    # the caller heard 440 Hz from the IVR first, then the agent's 660 Hz through the bridge
+    caller_path = caller.recording()
+    assert caller_path is not None
+    samples, rate = read_wav(caller_path)
+    tail = analyse_tone(samples[-int(1.5 * rate) :], rate)
+    assert abs(tail.frequency - 660) < 10, tail
