@@ -144,6 +144,9 @@ class TransactionLayer:
             return [MessageDropped(exc.reason, source)]
 
     def _receive_response(self, response: Response, source: Address, now: float) -> list[Event]:
+        if len(response.vias) != 1:  # RFC 3261 §18.1.2: not for us (we are not a proxy)
+            self.stats["stray_responses"] += 1
+            return [MessageDropped("response with more than one Via", source)]
         tx = self.client.get(client_key(response))
         if tx is None:
             self.stats["stray_responses"] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote as _pct_quote
@@ -70,7 +71,7 @@ def parse_uri(text: str) -> SipUri:
     text = text.strip()
     scheme, colon, rest = text.partition(":")
     scheme = scheme.lower()
-    if not colon or not scheme:
+    if not colon or not _SCHEME.match(scheme):
         raise SipParseError("Malformed URI")
     if scheme == "tel":
         number, _, param_text = rest.partition(";")
@@ -81,11 +82,12 @@ def parse_uri(text: str) -> SipUri:
         raise SipParseError("Unsupported URI scheme", status=416)
     if any(ch in rest for ch in " \t\r\n<>\""):
         raise SipParseError("Malformed URI")
-    rest, _, header_text = rest.partition("?")
+    # '@' cannot appear unescaped in params or headers, while the user part may hold '?' and ';'.
     user: str | None = None
     password: str | None = None
-    if "@" in rest:
-        userinfo, _, rest = rest.rpartition("@")
+    userinfo, at, hostpart = rest.partition("@")
+    rest, _, header_text = (hostpart if at else rest).partition("?")
+    if at:
         user_text, pw_colon, pw_text = userinfo.partition(":")
         user = _unescape(user_text)
         password = _unescape(pw_text) if pw_colon else None
@@ -126,6 +128,7 @@ def _unescape(text: str) -> str:
     return _pct_unquote(text, errors="surrogateescape")
 
 
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 _HOST_CHARS = frozenset(string.ascii_letters + string.digits + "-._:")
 
 

@@ -300,3 +300,53 @@ def test_stream_framer_splits_and_limits() -> None:
         StreamFramer(max_header_bytes=100).feed(b"X" * 200)
     with pytest.raises(SipFramingError):
         StreamFramer().feed(b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n")
+
+
+def rfc4475_like(start: str, extra: str = "", cseq: str = "1 INVITE", body: bytes = b"") -> bytes:
+    head = (f"{start}\nVia: SIP/2.0/UDP host5.example.net;branch=z9hG4bK7\nTo: <sip:j.user@example.com>\n"
+            f"From: <sip:caller@example.net>;tag=134161461246\nCall-ID: t4475@example.net\nCSeq: {cseq}\n{extra}")
+    return with_body(head, body)
+
+
+def test_rfc4475_inspired_valid_oddities() -> None:
+    # 3.1.1.3 intmeth: a method made of every token character
+    method = "!interesting-Method0123456789_*+`.%indeed'~"
+    msg = parse_message(rfc4475_like(f"{method} sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com "
+                                     "SIP/2.0", cseq=f"139122385 {method}"))
+    assert isinstance(msg, Request) and msg.method == method
+    # 3.1.1.12 / unreason, noreason: UTF-8 and empty reason phrases
+    ok = parse_message(rfc4475_like("SIP/2.0 200 = 2**3 * 5**2 но сто девяносто девять - простое"))
+    assert isinstance(ok, Response) and ok.reason.endswith("простое")
+    bare = parse_message(rfc4475_like("SIP/2.0 100"))
+    assert isinstance(bare, Response) and bare.status == 100 and bare.reason == ""
+    # 3.1.1.9 zeromf, escaped user part, and a request-URI with a user password
+    zero = parse_message(rfc4475_like("OPTIONS sip:user%32@example.com SIP/2.0", "Max-Forwards: 0\n",
+                                      cseq="1 OPTIONS"))
+    assert isinstance(zero, Request) and zero.headers.get("Max-Forwards") == "0"
+    # 3.4.3-style dblreq: only the first request of a datagram counts (Content-Length 0)
+    double = rfc4475_like("REGISTER sip:example.com SIP/2.0", cseq="1 REGISTER")
+    assert parse_message(double + double).body == b""
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (rfc4475_like("INVITE sip:j@example.com SIP/2.0", cseq="36893488147419103232 INVITE"),
+         "Malformed CSeq header"),  # scalar02: CSeq overflow
+        (rfc4475_like("INVITE sip:j@example.com SIP/2.0", cseq="2147483648 INVITE"), "CSeq number out of range"),
+        (rfc4475_like("INVITE sip:j@example.com SIP/2.0").replace(b"Content-Length: 0", b"Content-Length: -999"),
+         "Bad Content-Length"),  # ncl
+        (rfc4475_like("INVITE sip:j@example.com SIP/2.0", "Max-Forwards: 300000000000\n"), "Bad Max-Forwards"),
+        (rfc4475_like("INVITE sip:j@example.com SIP/2.0").replace(b"Call-ID: t4475@example.net\r\n", b""),
+         "Missing Call-ID header"),  # insuf
+        (rfc4475_like("INVITE sip:j@example.com SIP/2.0", "Call-ID: second@example.net\n"),
+         "Duplicate Call-ID or CSeq"),
+        (rfc4475_like("INVITE  sip:j@example.com SIP/2.0"), "Malformed request line"),  # lwsstart-ish
+        (rfc4475_like("INVITE sip:j@example.com;lr SIP/2.0").replace(b"sip:j@example.com;lr", b"<sip:j@e.com>"),
+         "Malformed Request-URI"),  # regaut01/badaspec-ish: angle brackets in the Request-URI
+    ],
+)
+def test_rfc4475_inspired_invalid_get_400(raw: bytes, reason: str) -> None:
+    with pytest.raises(SipParseError) as err:
+        parse_message(raw)
+    assert err.value.reason == reason and err.value.status == 400 and err.value.partial is not None

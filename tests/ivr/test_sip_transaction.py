@@ -386,3 +386,18 @@ def test_non_invite_server_absorbs_retransmissions_then_timer_j() -> None:
     assert layer.handle_timer(0.2 + 64 * 0.5 - 0.01) == []
     assert layer.handle_timer(0.2 + 64 * 0.5) == [TransactionTerminated(key)]
     assert len(layer) == 0
+
+
+def test_client_drops_responses_with_two_vias_and_unknown_branches() -> None:
+    layer = TransactionLayer()
+    req = invite("OPTIONS")
+    key, _ = layer.send_request(req, B, 0.0)
+    two_vias = make_response(req, 200)
+    two_vias.headers.add("Via", "SIP/2.0/UDP proxy.example;branch=z9hG4bKp")
+    assert layer.receive(parse_message(two_vias.to_bytes()), B, 0.1) == [
+        MessageDropped("response with more than one Via", B)
+    ]
+    other = make_response(invite("OPTIONS"), 200)
+    assert layer.receive(other, B, 0.1) == [MessageDropped("stray response", B)]
+    good = layer.receive(make_response(req, 200), B, 0.2)
+    assert [type(e) for e in good] == [ResponseReceived] and good[0].key == key  # type: ignore[union-attr]
