@@ -51,8 +51,8 @@ def routes(conf: FlowsConfig) -> dict[str, ChannelRoute]:
     except Exception as exc:  # no policy: the configured routes serve
         log.warning("policy routes unavailable, using config/flows.yaml channels: %s", exc)
     for cid in ("110", "119", "120", "122"):  # emergencies are always transferred
-        route = out.get(cid)
-        out[cid] = ChannelRoute(True, route.target if route and route.target else cid)
+        known = out.get(cid)
+        out[cid] = ChannelRoute(True, known.target if known and known.target else cid)
     return out
 
 

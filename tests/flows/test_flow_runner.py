@@ -35,8 +35,8 @@ def test_opening_plays_greeting_then_notice_without_barge_in_then_asks() -> None
 
 
 @pytest.mark.parametrize(("words", "channel", "rule"), [
-    ("我家楼下着火了", "119", "fire"), ("有人拿刀砍人", "110", "crime"), ("老人摔倒了叫不醒", "120", "medical"),
-    ("撞车了有人流血", "122", "traffic_accident"), ("家里一股煤气味 头晕", "119", "gas_leak"),
+    ("仓库着火了", "119", "fire"), ("有人拿刀砍人", "110", "crime"), ("奶奶倒地叫不醒", "120", "medical"),
+    ("两辆车撞车了", "122", "traffic_accident"), ("厨房有煤气味", "119", "gas_leak"),
 ])
 def test_emergency_creates_urgent_order_then_transfers_at_once(words: str, channel: str, rule: str) -> None:
     sim = make_sim()
@@ -105,7 +105,7 @@ def test_split_case_redirects_then_takes_the_in_scope_part() -> None:
 
 def test_decline_recorded_with_rule_and_disagreement_goes_to_agent() -> None:
     sim = make_sim()
-    out = sim.turn("对面楼挡我家风水 要求拆了")
+    out = sim.turn("那栋楼坏了我家风水")
     assert out[0].startswith("unreasonable ") and "rule=fengshui" in out[0] and "disposition=decline" in out[0]
     assert played(out) == ["scope.explanation", "decline.fengshui", "decline.offer_agent"]
     out = sim.turn("我不服")

@@ -48,12 +48,12 @@ class Run:
 
 
 def test_emergency_call_orders_first_then_refers_to_119() -> None:
-    run = Run([("say", "我家楼下着火了")])
+    run = Run([("say", "仓库着火了")])
     assert run.prompts == ["greeting", "recording_notice", "open_question", "emergency.119"]
     (kind, draft), = run.handoff.orders
     assert kind == "order" and draft.urgency == "emergency" and draft.channel == "119"
     assert run.call.referred == ["sip:119@psap"] and run.report.end_reason.startswith("transfer")
-    assert ("caller", "我家楼下着火了") in draft.transcript and ("ivr", "[greeting]") in draft.transcript
+    assert ("caller", "仓库着火了") in draft.transcript and ("ivr", "[greeting]") in draft.transcript
     assert (8000, False) in run.call.played  # the legal notice cannot be interrupted
 
 
@@ -105,7 +105,7 @@ def test_barge_in_stops_the_prompt() -> None:
 
 
 def test_decline_disagreement_by_key_goes_to_agent_with_the_unreasonable_record() -> None:
-    run = Run([("say", "对面楼挡我家风水"), ("keys", "1")])
+    run = Run([("say", "那栋楼坏了我家风水"), ("keys", "1")])
     (kind, draft), = run.handoff.orders
     assert kind == "unreasonable" and draft.rule_id == "fengshui" and draft.disposition == "decline"
     assert run.handoff.transfers[0][0] == run.report.orders[0].order_no
