@@ -7,10 +7,10 @@ line and the key (``flows/policy.yaml:212: rules.3.channel: unknown channel 'cor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "policy.yaml"
 
@@ -37,6 +37,16 @@ class PolicyError(ValueError):
 def _fmt(file: str, line: int | None, key: str, msg: str) -> str:
     where = f"{file}:{line}" if line is not None else file
     return f"{where}: {key}: {msg}" if key else f"{where}: {msg}"
+
+
+def _numbers_as_text(value: Any) -> Any:
+    """An unquoted 12345 in a word list is meant as text."""
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
+    return value
+
+
+Words = Annotated[list[str], BeforeValidator(_numbers_as_text)]
 
 
 def _check_keywords(values: list[str]) -> list[str]:
@@ -68,15 +78,15 @@ class Deadline(_Strict):
 class TextRules(_Strict):
     filler_chars: str = ""
     rewrite: dict[str, str] = {}
-    fillers: list[str] = []
-    empty_phrases: list[str] = []
+    fillers: Words = []
+    empty_phrases: Words = []
     min_content_chars: int = Field(default=2, ge=0)
     accept_unmatched_chars: int = Field(default=8, ge=0)
-    addendum_cues: list[str] = []
-    negation_cues: list[str] = []
-    past_cues: list[str] = []
-    hypothetical_cues: list[str] = []
-    present_cues: list[str] = []
+    addendum_cues: Words = []
+    negation_cues: Words = []
+    past_cues: Words = []
+    hypothetical_cues: Words = []
+    present_cues: Words = []
 
 
 class EmergencyRule(_Strict):
@@ -84,9 +94,9 @@ class EmergencyRule(_Strict):
     channel: Literal["110", "119", "120", "122"]
     citation: str
     confirm_below: float = Field(default=0.8, gt=0, le=1)
-    triggers: list[str] = Field(min_length=1)
-    weak_triggers: list[str] = []
-    exclude: list[str] = []
+    triggers: Words = Field(min_length=1)
+    weak_triggers: Words = []
+    exclude: Words = []
 
     _kw = field_validator("triggers", "weak_triggers", "exclude")(_check_keywords)
 
@@ -121,16 +131,16 @@ class CityChannel(_Strict):
 
 class City(_Strict):
     name: str
-    aliases: list[str] = []
-    districts: list[str] = []
+    aliases: Words = []
+    districts: Words = []
     channels: dict[str, CityChannel]
 
 
 class OtherCity(_Strict):
     prompt: str
     name_weight: float = Field(default=2.5, gt=0)
-    cues: list[str] = []
-    names: list[str] = []
+    cues: Words = []
+    names: Words = []
 
     _kw = field_validator("cues", "names")(_check_keywords)
 
@@ -143,8 +153,8 @@ class Rule(_Strict):
     description: str
     lawful_path: str
     prompt: str | None = None
-    keywords: list[str] = Field(min_length=1)
-    exclude: list[str] = []
+    keywords: Words = Field(min_length=1)
+    exclude: Words = []
 
     _kw = field_validator("keywords", "exclude")(_check_keywords)
 
@@ -167,8 +177,8 @@ class Category(_Strict):
     name: str
     unit: str
     deadline: Deadline
-    keywords: list[str] = Field(min_length=1)
-    exclude: list[str] = []
+    keywords: Words = Field(min_length=1)
+    exclude: Words = []
 
     _kw = field_validator("keywords", "exclude")(_check_keywords)
 
@@ -196,7 +206,7 @@ class Policy(_Strict):
     min_score: float = Field(default=1.0, gt=0)
     gap: int = Field(default=8, ge=0, le=40)
     text: TextRules
-    request_types: dict[Literal["咨询", "求助", "投诉", "举报", "建议", "表扬"], list[str]]
+    request_types: dict[Literal["咨询", "求助", "投诉", "举报", "建议", "表扬"], Words]
     emergency: list[EmergencyRule]
     channels: dict[str, Channel]
     active_city: str

@@ -28,11 +28,12 @@ class _Scored:
     hits: tuple[Hit, ...]
 
 
-def _terms(label: str, sources: Iterable[str], *, pinyin: bool = True, pinyin_min: int = 3) -> list[tuple[str, Term]]:
+def _terms(label: str, sources: Iterable[str], *, pinyin: bool = True, pinyin_min: int = 3,
+           gap: int | None = None) -> list[tuple[str, Term]]:
     """Parsed keywords; two-syllable pinyin matching only where asked (emergencies: a false alarm is confirmed)."""
     out = []
     for src in sources:
-        term = replace(parse_term(src), pinyin_min=pinyin_min)
+        term = replace(parse_term(src), pinyin_min=pinyin_min, gap=gap)
         if not pinyin:
             term = replace(term, pinyin=False)
         out.append((label, term))
@@ -52,6 +53,11 @@ def _past_variants(label: str, sources: Iterable[str]) -> list[tuple[str, Term]]
                     out.append((label, Term(f"{alt[0]}了{alt[1]}", (((f"{alt[0]}了{alt[1]}",),),), term.weight,
                                             False)))
     return out
+
+
+def _a_not_a(norm: str, start: int) -> bool:
+    """是不是 / 有没有 around a negation cue starting at ``start``."""
+    return 0 < start and start + 1 < len(norm) and norm[start - 1] == norm[start + 1]
 
 
 def _overlaps(a: Hit, b: Hit) -> bool:
@@ -80,14 +86,14 @@ class Classifier:
         for em in policy.emergency:
             entries += _terms(f"em:{em.id}:strong", em.triggers, pinyin_min=2)
             entries += _past_variants(f"em:{em.id}:strong", em.triggers)
-            entries += _terms(f"em:{em.id}:weak", em.weak_triggers, pinyin_min=2)
-            entries += _terms(f"em:{em.id}:x", em.exclude, pinyin=False)
+            entries += _terms(f"em:{em.id}:weak", em.weak_triggers, pinyin_min=3)
+            entries += _terms(f"em:{em.id}:x", em.exclude, pinyin=False, gap=1)
         for rule in policy.rules:
             entries += _terms(f"rule:{rule.id}", rule.keywords)
-            entries += _terms(f"rule:{rule.id}:x", rule.exclude, pinyin=False)
+            entries += _terms(f"rule:{rule.id}:x", rule.exclude, pinyin=False, gap=1)
         for code, cat in policy.categories.items():
             entries += _terms(f"cat:{code}", cat.keywords)
-            entries += _terms(f"cat:{code}:x", cat.exclude, pinyin=False)
+            entries += _terms(f"cat:{code}:x", cat.exclude, pinyin=False, gap=1)
         for rtype, words in policy.request_types.items():
             entries += _terms(f"type:{rtype}", words, pinyin=False)
         for name, cues in (("neg", t.negation_cues), ("past", t.past_cues), ("hyp", t.hypothetical_cues),
@@ -133,10 +139,10 @@ class Classifier:
             for lb in [x for x in by_label if x.startswith(base) and not x.endswith(":x")]:
                 by_label[lb] = [h for h in by_label[lb] if not any(_overlaps(h, x) for x in by_label[label])]
         # 是不是 / 有没有: an A-not-A question, not a negation
-        by_label["cue:neg"] = [h for h in by_label.get("cue:neg", [])
-                               if not (0 < h.start and h.start + 1 < len(norm) and norm[h.start - 1] == norm[h.start + 1])]
+        by_label["cue:neg"] = [h for h in by_label.get("cue:neg", []) if not _a_not_a(norm, h.start)]
         # 到现在 / 至今: a state lasting until now, not an event happening now
-        by_label["cue:now"] = [h for h in by_label.get("cue:now", []) if h.start == 0 or norm[h.start - 1] not in "到至直"]
+        by_label["cue:now"] = [h for h in by_label.get("cue:now", [])
+                               if h.start == 0 or norm[h.start - 1] not in "到至直"]
         rtype = self._request_type(by_label)
         ranked = self._rank(by_label)
         emergency = self._emergency(text, by_label, ranked)

@@ -153,7 +153,7 @@ class Matcher:
         return None
 
     def _match_seq(
-        self, parts: tuple[tuple[_Lit, ...], ...], utt: Prepared, first: tuple[int, int, float] | None
+        self, parts: tuple[tuple[_Lit, ...], ...], utt: Prepared, first: tuple[int, int, float] | None, gap: int
     ) -> list[tuple[int, int, float]] | None:
         spans: list[tuple[int, int, float]] = []
         if first is None:
@@ -164,7 +164,7 @@ class Matcher:
         spans.append(first)
         for part in parts[1:]:
             prev_end = spans[-1][1]
-            found = self._find_part(part, utt, prev_end, prev_end + self.gap)
+            found = self._find_part(part, utt, prev_end, prev_end + gap)
             if found is None:
                 return None
             spans.append(found)
@@ -172,11 +172,12 @@ class Matcher:
 
     def _complete(self, idx: int, utt: Prepared, start: int, end: int, q: float) -> Hit | None:
         comp = self._terms[idx]
-        spans = self._match_seq(comp.groups[0], utt, (start, end, q))
+        gap = self.gap if comp.term.gap is None else comp.term.gap
+        spans = self._match_seq(comp.groups[0], utt, (start, end, q), gap)
         if spans is None:
             return None
         for group in comp.groups[1:]:
-            more = self._match_seq(group, utt, None)
+            more = self._match_seq(group, utt, None, gap)
             if more is None:
                 return None
             spans += more

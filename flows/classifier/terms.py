@@ -27,6 +27,7 @@ class Term:
     weight: float = 1.0
     pinyin: bool = True
     pinyin_min: int = 2  # shortest literal (in syllables) that may match through pinyin
+    gap: int | None = None  # max characters between the parts of A+B (None: the matcher's default)
 
     @property
     def first_parts(self) -> tuple[str, ...]:
