@@ -57,6 +57,7 @@ class Media:
 
     @property
     def direction(self) -> str:
+        """Media-level direction only; use SessionDescription.direction_of() for the effective one."""
         for name, _ in self.attributes:
             if name in DIRECTIONS:
                 return name
@@ -106,6 +107,13 @@ class SessionDescription:
     attributes: list[tuple[str, str | None]] = field(default_factory=list)
     media: list[Media] = field(default_factory=list)
     other: list[tuple[str, str]] = field(default_factory=list)
+
+    def direction_of(self, media: Media) -> str:
+        """The media's direction attribute, else the session-level one, else sendrecv (RFC 4566 §6)."""
+        for name, _ in media.attributes:
+            if name in DIRECTIONS:
+                return name
+        return next((name for name, _ in self.attributes if name in DIRECTIONS), "sendrecv")
 
     def to_bytes(self) -> bytes:
         lines = ["v=0", f"o={self.origin_user} {self.session_id} {self.version} IN {_addrtype(self.origin_address)} "
@@ -302,7 +310,8 @@ class SdpNegotiator:
             if not address:
                 raise SdpError("no connection address for audio")
             old_hold = address in ("0.0.0.0", "::")
-            remote_dir = "inactive" if old_hold and media.direction == "sendonly" else media.direction
+            offered_dir = sdp.direction_of(media)
+            remote_dir = "inactive" if old_hold and offered_dir == "sendonly" else offered_dir
             if old_hold and remote_dir == "sendrecv":
                 remote_dir = "sendonly"  # RFC 2543 hold: "don't send to me"
             ours = _combine(direction, _REVERSE[remote_dir])
@@ -327,7 +336,7 @@ class SdpNegotiator:
                 raise NoCommonCodec("answer has no codec we offered")
             dtmf = next((c for c in media.codecs() if c.is_dtmf and c.clock == 8000), None)
             address = media.connection or sdp.connection or ""
-            remote_dir = media.direction
+            remote_dir = sdp.direction_of(media)
             if address in ("0.0.0.0", "::") and remote_dir == "sendrecv":
                 remote_dir = "sendonly"
             ours = _combine(offered_direction, _REVERSE[remote_dir])

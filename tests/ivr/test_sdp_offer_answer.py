@@ -96,6 +96,15 @@ def test_hold_styles_and_version_increments() -> None:
     assert resumed.media[0].direction == "sendrecv" and resumed.version == 1003  # recvonly->inactive->sendrecv
 
 
+def test_session_level_direction_applies_to_media() -> None:
+    session_hold = BARESIP_OFFER.replace(b"t=0 0\r\n", b"t=0 0\r\na=sendonly\r\n").replace(b"a=sendrecv\r\n", b"")
+    neg = SdpNegotiator(LOCAL)
+    answer = parse_sdp(neg.answer(session_hold))
+    assert answer.media[0].direction == "recvonly" and neg.negotiated is not None and neg.negotiated.remote_hold
+    media_wins = session_hold.replace(b"a=label:1", b"a=sendrecv\r\na=label:1")
+    assert parse_sdp(neg.answer(media_wins)).media[0].direction == "sendrecv"
+
+
 def test_offer_for_outgoing_call_and_answer_processing() -> None:
     neg = SdpNegotiator(LocalMedia("10.1.1.1", 40010), session_id=5)
     offer = parse_sdp(neg.offer())
