@@ -38,13 +38,12 @@ from ivr.engine.sipmsg import (
     SUPPORTED,
     contact_uri,
     in_dialog_request,
-    parse_info_digit,
-    parse_sipfrag,
     response_dest,
     user_of,
 )
 from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, SipParseError, make_response
+from ivr.sip.bodies import parse_dtmf_info, parse_sipfrag
 
 MAX_CACHED = 16
 
@@ -136,13 +135,25 @@ def invite_final(s: CallState, status: int, now: float, out: list[Action], **kw:
 # ---------------------------------------------------------------- UAS answer
 
 
+def stamp(s: CallState, body: bytes) -> bytes:
+    """``body`` (made with version ``sdp_version + 1``), or the previous SDP when nothing changed (RFC 3264 §8)."""
+    if s.last_sdp is not None and _without_origin(body) == _without_origin(s.last_sdp):
+        return s.last_sdp
+    s.sdp_version += 1
+    s.last_sdp = body
+    return body
+
+
+def _without_origin(body: bytes) -> bytes:
+    return b"\n".join(line for line in body.splitlines() if not line.startswith(b"o="))
+
+
 def answer(s: CallState, now: float, out: list[Action]) -> None:
     assert s.invite is not None
     s.answer_at = None
-    s.sdp_version += 1
     offer = s.invite.body if s.invite.content_type == "application/sdp" else b""
     if offer:
-        result = negotiate.answer(s.local_media, s.sdp_version, offer)
+        result = negotiate.answer(s.local_media, s.sdp_version + 1, offer)
         if result is None:
             invite_final(
                 s, 488, now, out, reason="Not Acceptable Here", headers=[("Warning", '304 - "no common codec"')]
@@ -150,12 +161,12 @@ def answer(s: CallState, now: float, out: list[Action]) -> None:
             s.phase = "ended"
             s.hangup_reason = "no_common_codec"
             return
-        sdp, params = result
+        sdp, params = stamp(s, result[0]), result[1]
         s.media = params
         invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
         out.append(StartMedia(params))
     else:  # offer in our 200, answer in the ACK
-        sdp = negotiate.offer(s.local_media, s.sdp_version)
+        sdp = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1))
         s.remote_sdp_offer_pending = True
         invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
     s.phase = "answering"
@@ -249,31 +260,29 @@ def on_invite(s: CallState, req: Request, source: Endpoint, now: float, out: lis
         respond(s, req, source, 491, out)
         return
     s.invite, s.invite_source = req, source
-    s.sdp_version += 1
     if req.body and req.content_type == "application/sdp":
-        result = negotiate.answer(s.local_media, s.sdp_version, req.body, current=s.media)
+        result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body, current=s.media)
         if result is None:
             invite_final(s, 488, now, out)
             return
-        sdp, params = result
+        sdp, params = stamp(s, result[0]), result[1]
         invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
         if params != s.media:
             out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
         s.media = params
     else:
-        sdp = negotiate.offer(s.local_media, s.sdp_version)
+        sdp = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1))
         s.remote_sdp_offer_pending = True
         invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
 
 
 def on_update(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
     if req.body and req.content_type == "application/sdp":
-        s.sdp_version += 1
-        result = negotiate.answer(s.local_media, s.sdp_version, req.body, current=s.media)
+        result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body, current=s.media)
         if result is None:
             respond(s, req, source, 488, out)
             return
-        sdp, params = result
+        sdp, params = stamp(s, result[0]), result[1]
         respond(s, req, source, 200, out, body=sdp, content_type="application/sdp")
         if params != s.media:
             out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
@@ -297,7 +306,7 @@ def on_info(s: CallState, req: Request, source: Endpoint, now: float, out: list[
     if ctype not in ("application/dtmf-relay", "application/dtmf"):
         respond(s, req, source, 415, out, headers=[("Accept", ACCEPT)])
         return
-    digit = parse_info_digit(ctype, req.body)
+    digit = parse_dtmf_info(ctype, req.body)
     if digit is None:
         respond(s, req, source, 400, out, reason="Bad DTMF Body")
         return

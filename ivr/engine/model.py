@@ -93,6 +93,7 @@ class CallState:
     last_ack: Request | None = None
     ack_dest: Endpoint | None = None
     sdp_version: int = 0
+    last_sdp: bytes | None = None  # the last SDP we sent (o= version only moves when it changes)
     remote_sdp_offer_pending: bool = False  # we sent an offer in a 200 (re-INVITE without SDP)
     media: MediaParams | None = None
     responses: dict[tuple[int, str], Response] = field(default_factory=dict)  # for retransmitted requests

@@ -1,4 +1,4 @@
-"""SDP offer/answer for one audio stream (RFC 3264): PCMU/PCMA + telephone-event, 20 ms.
+"""SDP offer/answer for one audio stream (RFC 3264): PCMU/PCMA + telephone-event, 20 ms, on :mod:`ivr.sdp`.
 
 Pure functions of :class:`LocalMedia` and the remote SDP; ``None`` means "nothing acceptable" (488).
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ivr.engine.model import Direction, LocalMedia, MediaParams
+from ivr.sdp import SdpError, parse_sdp
 
 STATIC = {0: "PCMU", 8: "PCMA", 9: "G722"}
 _MIRROR: dict[str, Direction] = {
@@ -29,54 +30,23 @@ class _Stream:
 
 
 def _parse(sdp: bytes) -> _Stream | None:
-    """The first audio stream of an SDP body, or None when there is none (or it is garbage)."""
+    """The first audio stream of an SDP body (parsed by :mod:`ivr.sdp`), or None when there is none."""
     try:
-        text = sdp.decode("utf-8", errors="replace")
-    except Exception:
+        parsed = parse_sdp(sdp)
+    except SdpError:
         return None
-    session_host = ""
-    session_dir = "sendrecv"
-    stream: _Stream | None = None
-    found: _Stream | None = None
-    in_other_media = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if len(line) < 2 or line[1] != "=":
+    session_dir = next((name for name, _ in parsed.attributes if name in _MIRROR), "sendrecv")
+    for media in parsed.media:
+        if media.kind != "audio":
             continue
-        key, value = line[0], line[2:].strip()
-        if key == "m":
-            if found is not None:
-                break
-            parts = value.split()
-            in_other_media = not (len(parts) >= 4 and parts[0] == "audio" and parts[1].split("/")[0].isdigit())
-            if in_other_media:
-                continue
-            stream = _Stream(port=int(parts[1].split("/")[0]), proto=parts[2], direction=session_dir)
-            stream.pts = [int(p) for p in parts[3:] if p.isdigit() and int(p) < 128]
-            found = stream
-        elif key == "c":
-            parts = value.split()
-            host = parts[2].split("/")[0] if len(parts) >= 3 else ""
-            if stream is not None and not in_other_media:
-                stream.host = host
-            elif stream is None:
-                session_host = host
-        elif key == "a":
-            name, _, arg = value.partition(":")
-            if name in _MIRROR:
-                if stream is None:
-                    session_dir = name
-                elif not in_other_media:
-                    stream.direction = name
-            elif name == "rtpmap" and stream is not None and not in_other_media:
-                pt_text, _, enc = arg.partition(" ")
-                enc_name, _, rate = enc.partition("/")
-                if pt_text.isdigit():
-                    rate_num = rate.split("/")[0]
-                    stream.rtpmap[int(pt_text)] = (enc_name.upper(), int(rate_num) if rate_num.isdigit() else 8000)
-    if found is not None and not found.host:
-        found.host = session_host
-    return found
+        has_dir = any(name in _MIRROR for name, _ in media.attributes)
+        stream = _Stream(media.port, media.proto, host=media.connection or parsed.connection or "")
+        stream.direction = media.direction if has_dir else session_dir
+        for codec in media.codecs():
+            stream.pts.append(codec.pt)
+            stream.rtpmap[codec.pt] = (codec.name.upper(), codec.clock)
+        return stream
+    return None
 
 
 def _choose(local: LocalMedia, stream: _Stream) -> tuple[str, int, int | None] | None:

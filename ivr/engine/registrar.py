@@ -6,15 +6,13 @@ agents from the config are always resolvable.  ``on_register`` is pure apart fro
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from config.ivr import IvrConfig
-from ivr.engine.digest import challenge, parse_digest, verify
 from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, SipParseError, parse_name_addr, parse_uri
+from ivr.sip.auth import DigestServer
 
 if TYPE_CHECKING:
     from ivr.engine.engine import Engine
@@ -66,13 +64,11 @@ def aor_user(aor: str) -> str:
 
 
 class Registrar:
-    NONCE_TTL = 300.0
-
     def __init__(self, config: IvrConfig, store: BindingStore | None = None) -> None:
         self.config = config
         self.store: BindingStore = store or MemoryBindingStore()
         self.users = {u.username: u.password for u in config.registrar_users}
-        self._nonces: OrderedDict[str, float] = OrderedDict()
+        self.digest = DigestServer(config.realm)
         self.upstream: object | None = None  # set by the upstream registration client
 
     def lookup(self, aor: str, now: float) -> str | None:
@@ -80,32 +76,27 @@ class Registrar:
         bindings = self.store.get(user, now) if user else []
         if bindings:
             return bindings[0].contact
-        static = self.config.static_agents.get(aor) or self.config.static_agents.get(user)
-        return static
+        return self.config.static_agents.get(aor) or self.config.static_agents.get(user)
 
-    def _challenge(self, stale: bool = False) -> tuple[int, str, list[tuple[str, str]]]:
-        value, nonce = challenge(self.config.realm, stale=stale)
-        self._nonces[nonce] = time.monotonic() + self.NONCE_TTL
-        while len(self._nonces) > 1000:
-            self._nonces.popitem(last=False)
-        return 401, "Unauthorized", [("WWW-Authenticate", value)]
+    def _challenge(self, now: float, stale: bool = False) -> tuple[int, str, list[tuple[str, str]]]:
+        return 401, "Unauthorized", [("WWW-Authenticate", v) for v in self.digest.challenge(now, stale=stale)]
 
     def on_register(self, req: Request, source: Endpoint, now: float) -> tuple[int, str, list[tuple[str, str]]]:
-        """(status, reason, extra headers) for a REGISTER."""
+        """(status, reason, extra headers) for a REGISTER: 401 challenge, 403, or 200 with the bindings."""
         user = aor_user(req.headers.get("To") or "")
         if not user:
             return 400, "Bad To Header", []
         if user not in self.users:
             return 403, "Forbidden", []
-        params = parse_digest(req.headers.get("Authorization") or "")
-        if not params:
-            return self._challenge()
-        nonce_deadline = self._nonces.get(params.get("nonce", ""))
-        if params.get("username") != user or params.get("realm") != self.config.realm:
-            return 403, "Forbidden", []
-        if nonce_deadline is None or nonce_deadline < time.monotonic():
-            return self._challenge(stale=True)
-        if not verify(params, "REGISTER", self.users[user]):
+        credentials = req.headers.get("Authorization")
+        if not credentials:
+            return self._challenge(now)
+        result = self.digest.verify(credentials, "REGISTER", self.users.get, now)
+        if result.stale:
+            return self._challenge(now, stale=True)
+        if not result.ok:
+            return (403, "Forbidden", []) if result.username else self._challenge(now)
+        if result.username != user:
             return 403, "Forbidden", []
         return self._bind(req, user, now)
 

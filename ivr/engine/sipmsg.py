@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from ivr.engine.model import CallState
 from ivr.net.transport import Endpoint
 from ivr.sip import Headers, Request, Response, SipParseError, new_branch, parse_name_addr, parse_uri
@@ -11,15 +9,6 @@ from ivr.sip import Headers, Request, Response, SipParseError, new_branch, parse
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"
 ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf, message/sipfrag"
 SUPPORTED = "replaces, norefersub"
-DIGITS = frozenset("0123456789*#ABCD")
-_RFC4733_NAMES = {str(i): str(i) for i in range(10)} | {
-    "10": "*",
-    "11": "#",
-    "12": "A",
-    "13": "B",
-    "14": "C",
-    "15": "D",
-}
 
 
 def response_dest(request: Request, source: Endpoint) -> Endpoint:
@@ -112,28 +101,3 @@ def in_dialog_request(
         headers.add("Content-Type", content_type)
     uri = state.remote_target or state.remote_uri
     return Request(method=method, uri=uri, headers=headers, body=body), dest
-
-
-def parse_info_digit(content_type: str, body: bytes) -> tuple[str, int] | None:
-    """(digit, duration ms) from application/dtmf-relay (``Signal=5``) or application/dtmf (``5``)."""
-    text = body.decode("utf-8", errors="replace").strip()
-    if content_type == "application/dtmf-relay":
-        signal = re.search(r"(?im)^\s*signal\s*=\s*(\S+)", text)
-        duration = re.search(r"(?im)^\s*duration\s*=\s*(\d+)", text)
-        if not signal:
-            return None
-        digit = signal.group(1).upper()
-        digit = _RFC4733_NAMES.get(digit, digit)
-        ms = int(duration.group(1)) if duration else 0
-        return (digit, min(ms, 60000)) if digit in DIGITS else None
-    if content_type == "application/dtmf":
-        digit = _RFC4733_NAMES.get(text.upper(), text.upper())
-        return (digit, 0) if digit in DIGITS else None
-    return None
-
-
-def parse_sipfrag(body: bytes) -> tuple[int, str] | None:
-    """Status of a message/sipfrag body (``SIP/2.0 200 OK``)."""
-    first = body.decode("utf-8", errors="replace").strip().split("\n", 1)[0].strip()
-    match = re.match(r"SIP/2\.0\s+(\d{3})\s*(.*)", first)
-    return (int(match.group(1)), match.group(2).strip()) if match else None

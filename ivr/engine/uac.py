@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ivr.app import TransferResult
 from ivr.engine import negotiate
-from ivr.engine.callsm import end, finish, send_request
+from ivr.engine.callsm import end, finish, send_request, stamp
 from ivr.engine.model import (
     Action,
     Answered,
@@ -20,6 +20,7 @@ from ivr.engine.model import (
 from ivr.engine.sipmsg import contact_uri, in_dialog_request, user_of, via_for
 from ivr.net.transport import Endpoint
 from ivr.sip import Headers, Request, Response, SipParseError
+from ivr.sip.auth import authorize_request
 
 
 def new_uac(
@@ -61,9 +62,8 @@ def new_uac(
     return s, out
 
 
-def send_invite(s: CallState, now: float, out: list[Action], *, display: str = "", auth: str | None = None) -> None:
+def send_invite(s: CallState, now: float, out: list[Action], *, display: str = "") -> None:
     s.local_cseq += 1
-    s.sdp_version += 1
     dest = s.remote_endpoint or Endpoint("udp", "127.0.0.1", 5060)
     headers = Headers()
     headers.add("Via", via_for(s, dest))
@@ -75,10 +75,8 @@ def send_invite(s: CallState, now: float, out: list[Action], *, display: str = "
     headers.add("CSeq", f"{s.local_cseq} INVITE")
     headers.add("Contact", s.local_contact)
     headers.add("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE")
-    if auth:
-        headers.add(auth.split(":", 1)[0], auth.split(":", 1)[1].strip())
     headers.add("Content-Type", "application/sdp")
-    body = negotiate.offer(s.local_media, s.sdp_version)
+    body = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1))
     invite = Request("INVITE", s.remote_uri, headers, body)
     s.invite = invite
     send_request(s, invite, dest, "invite", now, out)
@@ -180,12 +178,13 @@ def on_invite_final(s: CallState, resp: Response, o: OutRequest, now: float, out
     ack, dest = ack_for(s, resp, invite, o.dest)
     out.append(Send(ack, dest))
     if resp.status in (401, 407) and s.credentials is not None and s.auth_tries == 0 and s.phase == "calling":
-        from ivr.engine.digest import authorization_for
-
-        auth = authorization_for(resp, invite, s.credentials)
-        if auth is not None:
+        retry = authorize_request(invite, resp, *s.credentials)
+        if retry is not None:
             s.auth_tries += 1
-            send_invite(s, now, out, display="", auth=auth)
+            s.local_cseq = retry.cseq[0]
+            s.invite = retry
+            s.phase = "calling"
+            send_request(s, retry, o.dest, "invite", now, out)
             return
     was_calling = s.phase == "calling"
     s.phase = "ended"
