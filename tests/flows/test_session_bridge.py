@@ -1,0 +1,78 @@
+"""Whole calls through the session with the real work-order hand-off on the real PostgreSQL (and SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from bridge.models import UnreasonableRecord
+from flows.loader import load_flow
+from flows.runner import ChannelRoute, Context
+from flows.session import SessionDeps, run_call_report
+from flows.testing import FakeCall, FakeClassifier, FakePrompts, FakeSpeech, ScriptedCaller, Turn, VirtualClock
+
+HOTLINE = load_flow(Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml")
+ROUTES = {c: ChannelRoute(True, f"sip:{c}@psap") for c in ("110", "119", "120", "122")}
+PG_URL = "postgresql+psycopg://127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def handoff(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    from bridge.db import drop_schema, make_engine
+    from bridge.fakes import FakeEngine
+    from bridge.handoff import HotlineHandoff
+    from config.bridge import BridgeConfig
+
+    schema = f"t_flows_{uuid.uuid4().hex[:10]}" if request.param == "postgresql" else None
+    url = PG_URL if schema else f"sqlite:///{tmp_path / 'orders.db'}"
+    cfg = BridgeConfig.model_validate({"database_url": url, "db_schema": schema, "redis_url": None,
+                                       "journal_path": str(tmp_path / "orders.journal"),
+                                       "sequence_dir": str(tmp_path / "seq")})
+    h = HotlineHandoff.from_config(FakeEngine(), FakePrompts(), cfg)
+    h.render_in_thread = False
+    yield h
+    h.store.engine.dispose()
+    if schema:
+        eng = make_engine(PG_URL, None)
+        drop_schema(eng, schema)
+        eng.dispose()
+
+
+def call_with(handoff: Any, turns: list[Turn]) -> tuple[Any, FakeCall]:
+    clock = VirtualClock()
+    call = FakeCall(clock)
+    speech = FakeSpeech(True)
+    caller = ScriptedCaller(call, speech, turns, clock)
+    deps = SessionDeps(prompts=FakePrompts(), handoff=handoff, speech=speech, clock=clock, observer=caller.observe,
+                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES))
+    report = asyncio.run(asyncio.wait_for(run_call_report(call, deps), 30))
+    return report, call
+
+
+def test_emergency_order_is_stored_urgent_before_the_refer(handoff: Any) -> None:
+    report, call = call_with(handoff, [("say", "仓库着火了")])
+    stored = handoff.store.get(report.orders[0].order_no)
+    assert (stored["urgency"], stored["redirect_channel"], stored["disposition"]) == ("emergency", "119", "emergency")
+    assert call.referred == ["sip:119@psap"]
+
+
+def test_decline_is_stored_as_unreasonable_with_the_rule(handoff: Any) -> None:
+    report, _ = call_with(handoff, [("say", "那栋楼坏了我家风水"), ("say", "知道了")])
+    stored = handoff.store.get(report.orders[0].order_no)
+    assert (stored["rule_id"], stored["disposition"], stored["status"]) == ("fengshui", "decline", "closed")
+    with Session(handoff.store.engine) as session:
+        record = session.query(UnreasonableRecord).filter_by(order_no=stored["order_no"]).one()
+    assert record.rule_id == "fengshui" and "风水" in record.content
+
+
+def test_hang_up_mid_flow_still_stores_the_collected_order(handoff: Any) -> None:
+    report, _ = call_with(handoff, [("say", "路灯坏了"), ("say", "城东区幸福街道五号楼"), ("hangup", "")])
+    stored = handoff.store.get(report.orders[0].order_no)
+    assert (stored["category_code"], stored["district"], stored["street"]) == ("street_lights", "城东区", "幸福街道")
+    assert stored["callback_requested"] is True and stored["flow_version"] == HOTLINE.version
