@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import gc
 import json
 import os
 import shutil
@@ -77,6 +78,9 @@ def build_app(engine: Any) -> Any:
                     "errors": s.errors,
                     "sessions": pacer.sessions,
                     "frames_in": frames_in[0],
+                    "gc_count": gc_pause["count"],
+                    "gc_total_s": gc_pause["total"],
+                    "gc_max_pause_s": gc_pause["max"],
                 }
                 tmp = stats_path + ".tmp"
                 Path(tmp).write_text(json.dumps(data))
@@ -84,6 +88,18 @@ def build_app(engine: Any) -> Any:
             await asyncio.sleep(0.5)
 
     started: list[asyncio.Task[None]] = []
+    gc_pause = {"count": 0, "max": 0.0, "total": 0.0, "start": 0.0}
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_pause["start"] = time.perf_counter()
+            return
+        pause = time.perf_counter() - gc_pause["start"]
+        gc_pause["count"] += 1
+        gc_pause["total"] += pause
+        gc_pause["max"] = max(gc_pause["max"], pause)
+
+    gc.callbacks.append(on_gc)
 
     async def handler(call: Call) -> None:
         if not started:
@@ -184,17 +200,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def read_pcap(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ssrc, seq, time) of every RTP packet in a tcpdump capture on lo (linktype EN10MB or LINUX_SLL)."""
+def read_pcap(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ssrc, seq, rtp timestamp, time) of every RTP packet in a tcpdump capture on lo (linktype EN10MB or LINUX_SLL)."""
     data = path.read_bytes()
     if len(data) < 24:
-        return np.zeros(0, np.uint32), np.zeros(0, np.int64), np.zeros(0)
+        return np.zeros(0, np.uint32), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     magic = struct.unpack_from("<I", data)[0]
     e = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
     nano = magic in (0xA1B23C4D, 0x4D3CB2A1)
     link = struct.unpack_from(e + "I", data, 20)[0]
     l2 = {1: 14, 113: 16, 276: 20}.get(link, 14)
-    ssrcs, seqs, times = [], [], []
+    ssrcs, seqs, tss, times = [], [], [], []
     off = 24
     n = len(data)
     while off + 16 <= n:
@@ -208,16 +224,20 @@ def read_pcap(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rtp = udp + 8
         if rtp + 12 > off or data[rtp] & 0xC0 != 0x80 or 200 <= data[rtp + 1] <= 204:
             continue
-        seq, _ts, ssrc = struct.unpack_from("!HII", data, rtp + 2)
+        seq, ts, ssrc = struct.unpack_from("!HII", data, rtp + 2)
         ssrcs.append(ssrc)
         seqs.append(seq)
+        tss.append(ts)
         times.append(sec + frac / (1e9 if nano else 1e6))
-    return np.array(ssrcs, np.uint32), np.array(seqs, np.int64), np.array(times)
+    return np.array(ssrcs, np.uint32), np.array(seqs, np.int64), np.array(tss, np.int64), np.array(times)
 
 
-def analyse_streams(ssrcs: np.ndarray, seqs: np.ndarray, times: np.ndarray, t_from: float, t_to: float) -> dict:
+def analyse_streams(
+    ssrcs: np.ndarray, seqs: np.ndarray, tss: np.ndarray, times: np.ndarray, t_from: float, t_to: float
+) -> dict:
+    """Per SSRC: |interval - 20 ms| between consecutive packets; drift of arrival against the RTP timestamps."""
     sel = (times >= t_from) & (times <= t_to)
-    ssrcs, seqs, times = ssrcs[sel], seqs[sel], times[sel]
+    ssrcs, seqs, tss, times = ssrcs[sel], seqs[sel], tss[sel], times[sel]
     all_j, p99s, drifts, gaps_over_40 = [], [], [], 0
     for ssrc in np.unique(ssrcs):
         m = ssrcs == ssrc
@@ -225,6 +245,7 @@ def analyse_streams(ssrcs: np.ndarray, seqs: np.ndarray, times: np.ndarray, t_fr
         t = times[m]
         order = np.argsort(s, kind="stable")
         s, t = s[order], t[order]
+        rtp_ts = np.unwrap(tss[m][order], period=2**32)
         if len(s) < 50:
             continue
         dt = np.diff(t)
@@ -233,7 +254,7 @@ def analyse_streams(ssrcs: np.ndarray, seqs: np.ndarray, times: np.ndarray, t_fr
         gaps_over_40 += int(np.sum(dt > 0.040))
         all_j.append(j)
         p99s.append(np.percentile(j, 99))
-        offset = t - s * 0.020
+        offset = t - rtp_ts / 8000.0
         tenth = max(1, len(offset) // 10)
         drifts.append(float(np.median(offset[-tenth:]) - np.median(offset[:tenth])))
     if not all_j:
@@ -307,7 +328,15 @@ class Ivr:
 
 
 def sipp_cmd(
-    scenario: Path, workdir: Path, ivr_port: int, *, calls: int, rate: float, hold_ms: int, tag: str
+    scenario: Path,
+    workdir: Path,
+    ivr_port: int,
+    *,
+    calls: int,
+    rate: float,
+    hold_ms: int,
+    tag: str,
+    media_port: int = 0,
 ) -> list[str]:
     return [
         "sipp",
@@ -330,7 +359,7 @@ def sipp_cmd(
         "-mi",
         "127.0.0.1",
         "-mp",
-        str(free_port() & ~1),
+        str(media_port or free_port() & ~1),
         "-rtp_echo",
         "-nostdin",
         "-max_socket",
@@ -359,6 +388,7 @@ def run_concurrent(n: int, args: argparse.Namespace, workdir: Path, scenario: Pa
     port = free_port()
     ivr = Ivr(workdir, port, args.nice)
     pcap = workdir / f"rtp_{n}.pcap"
+    media_port = free_port() & ~1
     setup_s = n / args.rate
     hold_ms = int((setup_s + args.seconds + 6) * 1000)
     tcpdump = subprocess.Popen(
@@ -373,14 +403,14 @@ def run_concurrent(n: int, args: argparse.Namespace, workdir: Path, scenario: Pa
             "64",
             "-w",
             str(pcap),
-            f"udp and src portrange {RTP_PORTS[0]}-{RTP_PORTS[1]}",
+            f"udp and src portrange {RTP_PORTS[0]}-{RTP_PORTS[1]} and dst port {media_port}",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     time.sleep(1.0)
     sipp = subprocess.Popen(
-        sipp_cmd(scenario, workdir, port, calls=n, rate=args.rate, hold_ms=hold_ms, tag=f"c{n}"),
+        sipp_cmd(scenario, workdir, port, calls=n, rate=args.rate, hold_ms=hold_ms, tag=f"c{n}", media_port=media_port),
         cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -413,6 +443,9 @@ def run_concurrent(n: int, args: argparse.Namespace, workdir: Path, scenario: Pa
         "pacer_catchup_frames": st1.get("catchup_frames", 0) - st0.get("catchup_frames", 0),
         "pacer_skipped_frames": st1.get("skipped_frames", 0) - st0.get("skipped_frames", 0),
         "pacer_lateness_hist_ms(<=.5,1,2,5,10,20,50,100,inf)": hist,
+        "gc_runs": st1.get("gc_count", 0) - st0.get("gc_count", 0),
+        "gc_pause_total_ms": round((st1.get("gc_total_s", 0) - st0.get("gc_total_s", 0)) * 1000, 1),
+        "gc_max_pause_ms_whole_run": round(st1.get("gc_max_pause_s", 0) * 1000, 2),
         "ivr_frames_in_per_s": round((st1.get("frames_in", 0) - st0.get("frames_in", 0)) / wall, 1),
         "sipp_successful": sipp_stats.get("SuccessfulCall"),
         "sipp_failed": sipp_stats.get("FailedCall"),
