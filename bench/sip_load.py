@@ -201,7 +201,7 @@ def free_port() -> int:
 
 
 def read_pcap(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(ssrc, seq, rtp timestamp, time) of every RTP packet in a tcpdump capture on lo (linktype EN10MB or LINUX_SLL)."""
+    """(ssrc, seq, RTP timestamp, time) of every RTP packet in a tcpdump capture (EN10MB or LINUX_SLL)."""
     data = path.read_bytes()
     if len(data) < 24:
         return np.zeros(0, np.uint32), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
