@@ -13,7 +13,6 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from asr import endpointer as ep
@@ -28,6 +27,7 @@ from asr.api import (
     SpeechStarted,
 )
 from asr.confidence import to_recognition
+from asr.executor import FINAL, STREAMING, DecodeExecutor
 from asr.grammar import CompiledGrammar, phrases_for
 from asr.pool import RecognizerPool
 from asr.recognizer import RawResult, Recognizer
@@ -45,7 +45,7 @@ class Decoding:
 
     free_pool: RecognizerPool
     grammar_pool: RecognizerPool
-    executor: Executor
+    executor: DecodeExecutor
     compile: Callable[[tuple[str, ...]], CompiledGrammar]
     make_vad: Callable[[], Vad]
     low_confidence: float = 0.6
@@ -237,7 +237,8 @@ class VoskListener:
                 chunk = b"".join(utt.pending)
                 utt.pending.clear()
                 utt.in_flight = True
-                self._dec.executor.submit(self._work, utt, chunk, utt.ended)
+                self._dec.executor.submit(self._work, utt, chunk, utt.ended,
+                                          priority=FINAL if utt.ended else STREAMING)
                 return
             else:
                 return

@@ -12,13 +12,13 @@ import logging
 import tempfile
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from asr.api import ListenSpec, NoInput, SpeechEvent, SpeechStatus
+from asr.executor import DecodeExecutor
 from asr.grammar import CompiledGrammar, builtin_groups, check_vocabulary, compile_grammar
 from asr.listener import Decoding, VoskListener
 from asr.models import looks_like_model, with_dither
@@ -103,7 +103,7 @@ class VoskSpeechService:
         self.cfg = cfg
         self.free_pool = RecognizerPool(model, cfg.free_pool, grammar=False)
         self.grammar_pool = RecognizerPool(model, cfg.grammar_pool, grammar=True)
-        self.executor = ThreadPoolExecutor(max_workers=cfg.decode_threads, thread_name_prefix="asr-decode")
+        self.executor = DecodeExecutor(cfg.decode_threads)
         hotwords = tuple(w for group in cfg.hotwords.values() for w in group)
         groups: dict[str, list[str]] = {k: list(v) for k, v in builtin_groups().items()}
         groups.update({f"hotwords.{k}": list(v) for k, v in cfg.hotwords.items()})
@@ -174,7 +174,7 @@ class VoskSpeechService:
         return VoskListener(self.decoding)
 
     def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown()
 
 
 def make_vad_from(cfg: AsrConfig) -> Vad:
