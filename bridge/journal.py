@@ -67,6 +67,7 @@ class Journal:
                 return 0, len(self.pending())  # another replayer swapped it meanwhile; next round
             raw_lines = self.path.read_bytes().splitlines()
             keep: list[bytes] = []
+            failed: set[object] = set()
             applied = 0
             for raw in raw_lines:
                 if not raw.strip():
@@ -77,12 +78,17 @@ class Journal:
                     with open(str(self.path) + ".bad", "ab") as bad:
                         bad.write(raw + b"\n")
                     continue
+                key = entry.get("order_no") if isinstance(entry, dict) else None
+                if key is not None and key in failed:  # keep later entries of an order whose creation failed
+                    keep.append(raw)
+                    continue
                 try:
                     apply(entry)
                     applied += 1
                 except Exception as exc:  # the database may be down again: keep the entry
-                    log.warning("journal replay of %s failed: %s", entry.get("order_no"), exc)
+                    log.warning("journal replay of %s failed: %s", key, exc)
                     keep.append(raw)
+                    failed.add(key)
             tmp = self.path.with_suffix(".tmp")
             with open(tmp, "wb") as f:
                 f.write(b"".join(line + b"\n" for line in keep))

@@ -52,3 +52,19 @@ def test_numbers_unique_across_two_processes(tmp_path: Path) -> None:
     allnos = [x for o in outs for x in o]
     assert len(allnos) == 900 and len(set(allnos)) == 900
     assert all(x.startswith("2026112701") for x in outs[0] + outs[1])
+
+
+def test_marks_wait_for_their_order(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j")
+    j.append({"kind": "order", "order_no": "M1"})
+    j.append({"kind": "mark", "order_no": "M1", "status": "assigned"})
+    j.append({"kind": "order", "order_no": "M2"})
+    applied: list[tuple[str, str]] = []
+
+    def apply(e: dict[str, object]) -> None:
+        if e["order_no"] == "M1":
+            raise OSError("down")
+        applied.append((str(e["kind"]), str(e["order_no"])))
+
+    assert j.replay(apply) == (1, 2) and applied == [("order", "M2")]
+    assert [e["kind"] for e in j.pending()] == ["order", "mark"]  # order kept ahead of its mark
