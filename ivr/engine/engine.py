@@ -324,7 +324,8 @@ class Engine:
         """Place an outgoing call; returns the answered leg or raises DialFailed."""
         if self.transports is None:
             raise DialFailed(0, "engine not started")
-        uri = target if target.startswith(("sip:", "sips:")) else self.resolve(target)
+        is_uri = target.startswith(("sip:", "sips:"))
+        uri = target if is_uri else self.resolve(target)
         if uri is None:
             raise DialFailed(0, f"no route to {target}")
         dest = uri_dest(uri)
@@ -347,6 +348,7 @@ class Engine:
             now=self.now(),
             dial_timeout=timeout,
             credentials=None,
+            to_uri=None if is_uri else f"sip:{target}@{self.public_host}",
         )
         call = EngineCall(self, state, media)
         self.calls[state.call_id] = call

@@ -37,15 +37,17 @@ def new_uac(
     now: float,
     dial_timeout: float,
     credentials: tuple[str, str] | None = None,
+    to_uri: str | None = None,
 ) -> tuple[CallState, list[Action]]:
-    """An outgoing call to ``target``: INVITE with our SDP offer, CANCEL after ``dial_timeout``."""
+    """An outgoing call to ``target`` (Request-URI; To is ``to_uri``, e.g. the agent's AOR, default ``target``):
+    INVITE with our SDP offer, CANCEL after ``dial_timeout``."""
     s = CallState(
         role="uac",
         phase="calling",
         call_id=call_id,
         local_tag=local_tag,
         local_uri=from_uri,
-        remote_uri=target,
+        remote_uri=to_uri or target,
         local_contact=local_contact,
         local_media=local_media,
         timers=timers,
@@ -53,7 +55,7 @@ def new_uac(
         remote_target=target,
         credentials=credentials,
         caller_user=user_of(from_uri),
-        called_user=user_of(target),
+        called_user=user_of(to_uri or target),
     )
     s.dial_deadline = now + dial_timeout
     out: list[Action] = []
@@ -77,7 +79,7 @@ def send_invite(s: CallState, now: float, out: list[Action], *, display: str = "
     headers.add("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE")
     headers.add("Content-Type", "application/sdp")
     body = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1))
-    invite = Request("INVITE", s.remote_uri, headers, body)
+    invite = Request("INVITE", s.remote_target, headers, body)
     s.invite = invite
     send_request(s, invite, dest, "invite", now, out)
 

@@ -153,7 +153,7 @@ class Baresip:
     cons_port: int = 0
     rtp: tuple[int, int] = (0, 0)
     proc: subprocess.Popen[bytes] | None = None
-    extra_accounts: str = ""
+    extra_account: str = ""  # appended to the account line (auth_pass=..., outbound=..., regint=...)
     log_path: Path = field(init=False)
     rec_dir: Path = field(init=False)
 
@@ -195,7 +195,9 @@ snd_path {self.rec_dir}
 """
         (self.workdir / "config").write_text(config)
         answer = ";answermode=auto" if self.auto_answer else ""
-        (self.workdir / "accounts").write_text(f"<sip:{self.user}@{LOOPBACK}:{self.sip_port}>;regint=0{answer}\n")
+        account = f"<sip:{self.user}@{LOOPBACK}:{self.sip_port}>{answer}"
+        account += self.extra_account if "regint=" in self.extra_account else ";regint=0" + self.extra_account
+        (self.workdir / "accounts").write_text(account + "\n")
 
     def start(self, dial: str | None = None, seconds: int = 60) -> Baresip:
         args = ["stdbuf", "-o0", "-e0", "baresip", "-f", str(self.workdir), "-t", str(seconds)]  # unbuffered log
