@@ -171,16 +171,16 @@ class VoskListener:
         self._state, actions = ep.step(self._state, event)
         for action in actions:
             if isinstance(action, ep.StartSpeech):
-                self._post(SpeechStarted(action.at))
+                self._post(SpeechStarted(round(action.at, 3)))
                 self._start(action.at)
             elif isinstance(action, ep.BargeIn):
-                self._post(BargeIn(action.at))
+                self._post(BargeIn(round(action.at, 3)))
             elif isinstance(action, ep.EndSpeech):
                 self._end(action)
             elif isinstance(action, ep.Discard):
                 self._abandon()
             elif isinstance(action, ep.NoInput):
-                self._post(NoInput(action.at))
+                self._post(NoInput(round(action.at, 3)))
 
     def _start(self, at: float) -> None:
         spec = self._spec
@@ -237,8 +237,7 @@ class VoskListener:
                 chunk = b"".join(utt.pending)
                 utt.pending.clear()
                 utt.in_flight = True
-                self._dec.executor.submit(self._work, utt, chunk, utt.ended,
-                                          priority=FINAL if utt.ended else STREAMING)
+                self._dec.executor.submit(self._work, utt, chunk, utt.ended, priority=FINAL if utt.ended else STREAMING)
                 return
             else:
                 return
@@ -278,9 +277,9 @@ class VoskListener:
             hotwords=self._dec.hotwords,
         )
         if result is None:
-            self._post(NoMatch(utt.end, raw.text))
+            self._post(NoMatch(round(utt.end, 3), raw.text))
         else:
-            self._post(Recognized(result, utt.start, utt.end))
+            self._post(Recognized(result, round(utt.start, 3), round(utt.end, 3)))
 
     def _post(self, event: SpeechEvent) -> None:
         with self._lock:

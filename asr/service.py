@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.api import ListenSpec, NoInput, SpeechEvent, SpeechStatus
+from asr.api import ListenSpec, NoInput, PromptAwareListener, SpeechEvent, SpeechService, SpeechStatus
 from asr.executor import DecodeExecutor
 from asr.grammar import CompiledGrammar, builtin_groups, check_vocabulary, compile_grammar
 from asr.listener import Decoding, VoskListener
@@ -90,7 +90,7 @@ class DtmfOnlySpeechService:
     def status(self) -> SpeechStatus:
         return self._status
 
-    def open_listener(self) -> DtmfListener:
+    def open_listener(self) -> PromptAwareListener:
         return DtmfListener()
 
     def close(self) -> None:
@@ -184,3 +184,10 @@ def make_vad_from(cfg: AsrConfig) -> Vad:
         threshold=cfg.vad.silero_threshold,
         floor=cfg.vad.silero_floor,
     )
+
+
+def _conforms(vosk: VoskSpeechService, dtmf: DtmfOnlySpeechService, listener: VoskListener) -> None:
+    """Static check (mypy) that the implementations satisfy the contract in asr.api."""
+    services: list[SpeechService] = [vosk, dtmf]
+    listeners: list[PromptAwareListener] = [listener, dtmf.open_listener()]
+    del services, listeners

@@ -111,6 +111,40 @@ def analyse(ssrcs: np.ndarray, seqs: np.ndarray, times: np.ndarray) -> dict[str,
     }
 
 
+def instrument_ticks(pacer: Pacer) -> dict[str, float]:
+    """Wrap the pacer's timer callback to measure wall and process-CPU time spent per tick.
+
+    ``cpu / wall`` inside ticks below 1 means the process was descheduled while it had work to do (other
+    processes on the same CPUs), which is what turns into pacing lateness on a shared machine.
+    """
+    acc = {"ticks": 0.0, "wall": 0.0, "cpu": 0.0, "max_wall": 0.0}
+    fire = pacer._fire
+
+    def timed() -> None:
+        w0, c0 = time.monotonic(), time.process_time()
+        fire()
+        w = time.monotonic() - w0
+        acc["ticks"] += 1
+        acc["wall"] += w
+        acc["cpu"] += time.process_time() - c0
+        acc["max_wall"] = max(acc["max_wall"], w)
+
+    pacer._fire = timed  # type: ignore[method-assign]
+    return acc
+
+
+def tick_figures(a0: dict[str, float], a1: dict[str, float]) -> dict[str, float]:
+    ticks = max(1.0, a1["ticks"] - a0["ticks"])
+    wall = a1["wall"] - a0["wall"]
+    cpu = a1["cpu"] - a0["cpu"]
+    return {
+        "tick_wall_ms_mean": 1000 * wall / ticks,
+        "tick_cpu_ms_mean": 1000 * cpu / ticks,
+        "cpu_share_in_ticks": cpu / wall if wall else 0.0,
+        "tick_wall_ms_max": 1000 * a1["max_wall"],
+    }
+
+
 def system_busy() -> tuple[float, float]:
     with open("/proc/stat") as f:
         parts = [float(x) for x in f.readline().split()[1:]]
@@ -122,6 +156,7 @@ async def run(n: int, seconds: float, sink_port: int, with_sink: bool, conn: Con
     loop = asyncio.get_running_loop()
     clock = AsyncioClock(loop)
     pacer = Pacer(clock)
+    acc = instrument_ticks(pacer)
     t = np.arange(8000 * 10) / 8000
     audio = 6000 * np.sin(2 * np.pi * 440 * t) + 600 * np.random.default_rng(1).standard_normal(len(t))
     pcm = audio.astype("<i2").tobytes()
@@ -143,6 +178,7 @@ async def run(n: int, seconds: float, sink_port: int, with_sink: bool, conn: Con
     await asyncio.sleep(1.0)  # warm-up
     conn.send("record")
     pacer.stats = PacerStats()
+    acc0 = dict(acc)
     busy0, total0 = system_busy()
     cpu0, wall0 = time.process_time(), time.monotonic()
     frame0 = pacer.frame_no
@@ -150,6 +186,7 @@ async def run(n: int, seconds: float, sink_port: int, with_sink: bool, conn: Con
     cpu1, wall1 = time.process_time(), time.monotonic()
     busy1, total1 = system_busy()
     frames = pacer.frame_no - frame0
+    ticks = tick_figures(acc0, acc)
     stats = [s.stats() for s in sessions]
     for s in sessions:
         s.close()
@@ -171,6 +208,7 @@ async def run(n: int, seconds: float, sink_port: int, with_sink: bool, conn: Con
         "late": sum(int(s["late"]) for s in stats),
         "send_errors": sum(int(s["send_errors"]) for s in stats),
         "machine_busy_pct": 100 * (busy1 - busy0) / max(1.0, total1 - total0) * ncpu,
+        **ticks,
     }
 
 

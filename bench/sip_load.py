@@ -41,6 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 STATS_ENV = "SIPLOAD_STATS"
 RTP_PORTS = (20000, 29999)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from media_pacer import tick_figures  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------------
 # the application run inside hotline serve
@@ -78,6 +80,7 @@ def build_app(engine: Any) -> Any:
                     "errors": s.errors,
                     "sessions": pacer.sessions,
                     "frames_in": frames_in[0],
+                    "tick_acc": tick_acc.get("acc", {}),
                     "gc_count": gc_pause["count"],
                     "gc_total_s": gc_pause["total"],
                     "gc_max_pause_s": gc_pause["max"],
@@ -88,6 +91,7 @@ def build_app(engine: Any) -> Any:
             await asyncio.sleep(0.5)
 
     started: list[asyncio.Task[None]] = []
+    tick_acc: dict[str, dict[str, float]] = {}
     gc_pause = {"count": 0, "max": 0.0, "total": 0.0, "start": 0.0}
 
     def on_gc(phase: str, info: dict[str, int]) -> None:
@@ -104,6 +108,9 @@ def build_app(engine: Any) -> Any:
     async def handler(call: Call) -> None:
         if not started:
             started.append(asyncio.get_running_loop().create_task(dump_stats()))
+            from media_pacer import instrument_ticks
+
+            tick_acc["acc"] = instrument_ticks(engine.pacer)
         call.set_audio_sink(sink)
         call.play(prompt)
         while True:
@@ -446,6 +453,11 @@ def run_concurrent(n: int, args: argparse.Namespace, workdir: Path, scenario: Pa
         "gc_runs": st1.get("gc_count", 0) - st0.get("gc_count", 0),
         "gc_pause_total_ms": round((st1.get("gc_total_s", 0) - st0.get("gc_total_s", 0)) * 1000, 1),
         "gc_max_pause_ms_whole_run": round(st1.get("gc_max_pause_s", 0) * 1000, 2),
+        **(
+            {k: round(v, 3) for k, v in tick_figures(st0["tick_acc"], st1["tick_acc"]).items()}
+            if st0.get("tick_acc") and st1.get("tick_acc")
+            else {}
+        ),
         "ivr_frames_in_per_s": round((st1.get("frames_in", 0) - st0.get("frames_in", 0)) / wall, 1),
         "sipp_successful": sipp_stats.get("SuccessfulCall"),
         "sipp_failed": sipp_stats.get("FailedCall"),

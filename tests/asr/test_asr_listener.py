@@ -1,0 +1,168 @@
+"""Listener edges isolated with a fake recognizer and a fake VAD (the real model is in test_asr_vosk)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from asr.api import BargeIn, ListenSpec, NoMatch, Recognized, SpeechStarted
+from asr.executor import DecodeExecutor
+from asr.grammar import compile_grammar
+from asr.listener import Decoding, VoskListener
+from asr.pool import RecognizerPool
+from asr.recognizer import RawResult, Recognizer
+from asr.testing import collect, drive
+
+SPEECH = b"\x10\x20" * 160  # any non-zero frame is "speech" for the fake VAD
+QUIET = bytes(320)
+
+
+class FakeVad:
+    name = "fake"
+
+    def speech(self, frame: bytes) -> bool:
+        return any(frame)
+
+    def reset(self) -> None:
+        pass
+
+
+class FakeRecognizer:
+    def __init__(self, model: FakeModel) -> None:
+        self.model = model
+        self.grammar_mode = False
+        self.bytes = 0
+
+    def set_grammar(self, phrases: Sequence[str]) -> None:
+        self.model.grammars.append(tuple(phrases))
+
+    def accept(self, pcm8k: bytes) -> None:
+        if self.model.fail:
+            raise RuntimeError("decoder exploded")
+        self.bytes += len(pcm8k)
+        self.model.decoded += len(pcm8k)
+
+    def final(self) -> RawResult:
+        return RawResult(self.model.text, tuple((w, 0.9) for w in self.model.text.split()))
+
+    def reset(self) -> None:
+        self.bytes = 0
+
+
+class FakeModel:
+    path = "fake"
+    unk = "[unk]"
+
+    def __init__(self, text: str = "我要 投诉") -> None:
+        self.text = text
+        self.fail = False
+        self.decoded = 0
+        self.grammars: list[tuple[str, ...]] = []
+
+    def has_word(self, word: str) -> bool:
+        return True
+
+    def new_recognizer(self, grammar: Sequence[str] | None) -> Recognizer:
+        return FakeRecognizer(self)
+
+
+@pytest.fixture()
+def setup() -> Iterator[tuple[FakeModel, Decoding]]:
+    model = FakeModel()
+    executor = DecodeExecutor(1)
+    dec = Decoding(
+        free_pool=RecognizerPool(model, 1, grammar=False),
+        grammar_pool=RecognizerPool(model, 1, grammar=True),
+        executor=executor,
+        compile=lambda phrases: compile_grammar(phrases, model.has_word, model.unk),
+        make_vad=FakeVad,
+    )
+    yield model, dec
+    executor.shutdown(wait=True)
+
+
+def utterance(seconds: float) -> bytes:
+    return SPEECH * round(seconds / 0.02)
+
+
+def quiet(seconds: float) -> bytes:
+    return QUIET * round(seconds / 0.02)
+
+
+def test_silence_is_not_decoded(setup: tuple[FakeModel, Decoding]) -> None:
+    model, dec = setup
+    listener = VoskListener(dec)
+    listener.listen(ListenSpec(end_silence=0.8), 0.0)
+    drive(listener, quiet(5.0) + utterance(1.0) + quiet(5.0))
+    events = collect(listener)
+    assert [type(e) for e in events][-1] is Recognized
+    rec = events[-1]
+    assert isinstance(rec, Recognized) and rec.result.text == "我要投诉" and rec.result.confidence == 0.9
+    # 1 s of speech + at most 0.3 s of pre-roll + 0.3 s kept of the trailing pause, not the 10 s of silence
+    assert 1.3 * 16000 <= model.decoded <= 1.62 * 16000
+    assert dec.free_pool.idle == 1
+
+
+def test_decoder_failure_is_no_match_not_a_crash(setup: tuple[FakeModel, Decoding]) -> None:
+    model, dec = setup
+    model.fail = True
+    listener = VoskListener(dec)
+    listener.listen(ListenSpec(), 0.0)
+    drive(listener, quiet(0.5) + utterance(0.6) + quiet(1.5))
+    events = collect(listener)
+    assert isinstance(events[0], SpeechStarted) and isinstance(events[-1], NoMatch)
+    assert dec.free_pool.idle == 1  # the recognizer went back to the pool
+
+
+def test_cancel_mid_utterance_returns_the_recognizer(setup: tuple[FakeModel, Decoding]) -> None:
+    model, dec = setup
+    listener = VoskListener(dec)
+    listener.listen(ListenSpec(), 0.0)
+    now = drive(listener, quiet(0.2) + utterance(0.6))
+    listener.cancel()
+    drive(listener, utterance(0.5) + quiet(2.0), now)
+    events = collect(listener)
+    assert [type(e) for e in events] == [SpeechStarted, BargeIn]  # nothing after the cancel
+    assert dec.free_pool.idle == 1
+
+
+def test_grammar_is_set_per_utterance(setup: tuple[FakeModel, Decoding]) -> None:
+    model, dec = setup
+    model.text = "是"
+    listener = VoskListener(dec)
+    listener.listen(ListenSpec(kind="yes_no"), 0.0)
+    drive(listener, quiet(0.2) + utterance(0.4) + quiet(1.0))
+    rec = [e for e in collect(listener) if isinstance(e, Recognized)]
+    assert rec and rec[0].result.grammar and model.grammars[-1][-1] == "[unk]" and "不是" in model.grammars[-1]
+
+
+def test_waiting_for_a_recognizer_then_cancelled(setup: tuple[FakeModel, Decoding]) -> None:
+    model, dec = setup
+    first, second = VoskListener(dec), VoskListener(dec)
+    for lst in (first, second):
+        lst.listen(ListenSpec(), 0.0)
+    drive(first, quiet(0.1) + utterance(0.3))
+    drive(second, quiet(0.1) + utterance(0.3))
+    assert dec.free_pool.waiting == 1  # pool of one: the second caller waits
+    second.close()
+    assert dec.free_pool.waiting == 0
+    drive(first, quiet(1.0), 0.4)
+    assert any(isinstance(e, Recognized) for e in collect(first))
+    assert second.wait_decoded(1.0)
+
+
+def test_next_event_wakes_up_from_the_decoder_thread(setup: tuple[FakeModel, Decoding]) -> None:
+    model, dec = setup
+    listener = VoskListener(dec)
+
+    async def scenario() -> list[type]:
+        listener.listen(ListenSpec(end_silence=0.3), 0.0)
+        drive(listener, utterance(0.5) + quiet(0.5))
+        first = await asyncio.wait_for(listener.next_event(), 5)
+        second = await asyncio.wait_for(listener.next_event(), 5)
+        third = await asyncio.wait_for(listener.next_event(), 5)
+        return [type(first), type(second), type(third)]
+
+    assert asyncio.run(scenario())[-1] is Recognized
