@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 
 log = logging.getLogger(__name__)
 
+QUEUE_STALE_S = 120.0  # a waiting call older than this is dropped from the queue (its IVR crashed)
 Presence = Literal["available", "away", "offline"]
 CallState = Literal["idle", "reserved", "ringing", "whisper", "talking", "wrapup"]
 
@@ -37,7 +38,8 @@ class AgentState(Protocol):
     async def register(self, agent_id: str, skills: Iterable[str]) -> None: ...
     async def set_presence(self, agent_id: str, presence: Presence, now: float) -> None: ...
     async def claim(self, call_id: str, skill: str | None, exclude: Iterable[str]) -> str | None:
-        """Reserve the longest-idle available agent (with ``skill``) not in ``exclude``; None when nobody is free."""
+        """Reserve the longest-idle available agent (with ``skill``) not in ``exclude``; None when nobody is free
+        or when ``call_id`` waits in the queue behind an older call.  A successful claim leaves the queue."""
         ...
     async def set_call_state(self, agent_id: str, state: CallState, call_id: str | None) -> None: ...
     async def release(self, agent_id: str, now: float) -> None:
@@ -70,6 +72,11 @@ class MemoryAgentState:
             a.idle_since = now if presence == "available" and a.state == "idle" else a.idle_since
 
     async def claim(self, call_id: str, skill: str | None, exclude: Iterable[str]) -> str | None:
+        cutoff = time.time() - QUEUE_STALE_S
+        for c in [c for c, t in self.queue.items() if t < cutoff]:
+            del self.queue[c]
+        if call_id in self.queue and min(self.queue, key=lambda c: self.queue[c]) != call_id:
+            return None  # first come, first served among waiting calls
         ex = set(exclude)
         free = [a for a in self.agents.values() if a.presence == "available" and a.state == "idle"
                 and a.agent_id not in ex and (not skill or skill in a.skills)]
@@ -77,6 +84,7 @@ class MemoryAgentState:
             return None
         best = min(free, key=lambda a: (a.idle_since if a.idle_since is not None else 0.0, a.agent_id))
         best.state, best.call_id = "reserved", call_id
+        self.queue.pop(call_id, None)
         return best.agent_id
 
     async def set_call_state(self, agent_id: str, state: CallState, call_id: str | None) -> None:

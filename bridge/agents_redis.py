@@ -2,6 +2,8 @@
 
 Keys (all under ``prefix``): ``agents:idle`` sorted set of free available agents scored by idle-since time;
 ``agent:<id>`` hash with presence, state, call_id, idle_since, skills; ``queue`` sorted set of waiting calls.
+Waiting calls are served first come, first served: a call in the queue may claim only when it is the oldest
+(entries older than ``QUEUE_STALE_S`` are dropped, so a crashed IVR cannot block the queue).
 The claim is one Lua script: pick the lowest score that matches skill and exclusions, remove it from the idle set
 and mark it reserved, atomically — two IVR processes can never reserve the same agent.
 """
@@ -13,9 +15,18 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from bridge.agents import AgentStatus, CallState, Presence
+from bridge.agents import QUEUE_STALE_S, AgentStatus, CallState, Presence
 
 _CLAIM = """
+local qhead = nil
+if ARGV[4] ~= '' then
+  local t = redis.call('TIME')
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(t[1]) - tonumber(ARGV[4]))
+  if redis.call('ZSCORE', KEYS[3], ARGV[2]) then
+    qhead = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+    if qhead ~= ARGV[2] then return false end
+  end
+end
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local exclude = ',' .. ARGV[3] .. ','
 for _, id in ipairs(ids) do
@@ -28,6 +39,7 @@ for _, id in ipairs(ids) do
        (ARGV[1] == '' or string.find(',' .. skills .. ',', ',' .. ARGV[1] .. ',', 1, true)) then
       redis.call('ZREM', KEYS[1], id)
       redis.call('HSET', h, 'state', 'reserved', 'call_id', ARGV[2])
+      redis.call('ZREM', KEYS[3], ARGV[2])
       return id
     end
   end
@@ -91,7 +103,8 @@ class RedisAgentState:
         await self._presence(keys=[self.k_idle, self.k_agent], args=[agent_id, presence, repr(now)])
 
     async def claim(self, call_id: str, skill: str | None, exclude: Iterable[str]) -> str | None:
-        got = await self._claim(keys=[self.k_idle, self.k_agent], args=[skill or "", call_id, ",".join(exclude)])
+        got = await self._claim(keys=[self.k_idle, self.k_agent, self.k_queue],
+                                args=[skill or "", call_id, ",".join(exclude), repr(QUEUE_STALE_S)])
         return cast(str, got) if got else None
 
     async def set_call_state(self, agent_id: str, state: CallState, call_id: str | None) -> None:

@@ -123,6 +123,7 @@ class TransferDriver:
                 self.result.set_result(sm.Finish("failed", None, str(exc)))
         finally:
             pump.cancel()
+            await self._safe(self.agents.dequeue(self.call.call_id))
             for h in self._timers.values():
                 h.cancel()
             self._stop_hold()
@@ -186,6 +187,7 @@ class TransferDriver:
             if h:
                 h.cancel()
         elif isinstance(a, sm.Finish):
+            await self._safe(self.agents.dequeue(self.call.call_id))
             if not self.result.done():
                 self.result.set_result(a)
 
@@ -214,6 +216,7 @@ class TransferDriver:
 
     async def _claim(self, exclude: tuple[str, ...]) -> None:
         try:
+            await self.agents.enqueue(self.call.call_id, self.wall_clock())  # keeps the first time (FIFO)
             got = await self.agents.claim(self.call.call_id, self.skill, exclude)
         except Exception:
             log.exception("agent claim failed")

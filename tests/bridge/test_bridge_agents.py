@@ -117,3 +117,26 @@ def test_failover_to_memory_when_redis_is_unreachable(caplog: pytest.LogCaptureF
     with caplog.at_level("WARNING"):
         arun(go())
     assert "falling back to in-process" in caplog.text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_waiting_calls_first_come_first_served(kind: str) -> None:
+    import time
+
+    async def go() -> None:
+        async with make(kind) as st:
+            await st.register("a1", [])
+            now = time.time()
+            await st.enqueue("older", now - 5)
+            await st.enqueue("newer", now - 1)
+            await st.set_presence("a1", "available", now)
+            assert await st.claim("newer", None, ()) is None  # must wait behind "older"
+            assert await st.claim("older", None, ()) == "a1"
+            assert await st.waiting() == ["newer"]
+            await st.release("a1", now + 1)
+            assert await st.claim("newer", None, ()) == "a1"
+            await st.enqueue("stale", now - 1000)  # its IVR died long ago: does not block the queue
+            await st.enqueue("live", now)
+            await st.release("a1", now + 2)
+            assert await st.claim("live", None, ()) == "a1"
+    arun(go())
