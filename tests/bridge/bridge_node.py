@@ -15,10 +15,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bridge.api import OrderDraft  # noqa: E402
-from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts  # noqa: E402
-from bridge.handoff import HotlineHandoff  # noqa: E402
-from config.bridge import BridgeConfig  # noqa: E402
+from bridge.api import OrderDraft
+from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts
+from bridge.handoff import HotlineHandoff
+from config.bridge import BridgeConfig
 
 
 async def one(h: HotlineHandoff, start: float, offset: float, hold_s: float, n: int) -> dict[str, Any]:

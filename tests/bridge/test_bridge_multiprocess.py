@@ -4,6 +4,7 @@ order numbers unique."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import subprocess
 import sys
@@ -62,7 +63,7 @@ def test_two_ivr_processes_share_agents(tmp_path: Path) -> None:
         assert {c["node"] for c in calls[:2]} == {1, 2}
         for a in agents:  # never one agent on two calls at once, across processes
             mine = sorted((c for c in calls if c["agent"] == a), key=lambda c: c["bridged"])
-            for prev, nxt in zip(mine, mine[1:], strict=False):
+            for prev, nxt in itertools.pairwise(mine):
                 assert nxt["bridged"] >= prev["hung_up"], (a, prev, nxt)
         nos = [c["order_no"] for c in calls]
         assert len(set(nos)) == 5 and {n[8:10] for n in nos} == {"01", "02"}
