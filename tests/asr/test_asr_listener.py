@@ -117,7 +117,7 @@ def test_decoder_failure_is_no_match_not_a_crash(setup: tuple[FakeModel, Decodin
 
 
 def test_cancel_mid_utterance_returns_the_recognizer(setup: tuple[FakeModel, Decoding]) -> None:
-    model, dec = setup
+    _model, dec = setup
     listener = VoskListener(dec)
     listener.listen(ListenSpec(), 0.0)
     now = drive(listener, quiet(0.2) + utterance(0.6))
@@ -139,7 +139,7 @@ def test_grammar_is_set_per_utterance(setup: tuple[FakeModel, Decoding]) -> None
 
 
 def test_waiting_for_a_recognizer_then_cancelled(setup: tuple[FakeModel, Decoding]) -> None:
-    model, dec = setup
+    _model, dec = setup
     first, second = VoskListener(dec), VoskListener(dec)
     for lst in (first, second):
         lst.listen(ListenSpec(), 0.0)
@@ -154,7 +154,7 @@ def test_waiting_for_a_recognizer_then_cancelled(setup: tuple[FakeModel, Decodin
 
 
 def test_next_event_wakes_up_from_the_decoder_thread(setup: tuple[FakeModel, Decoding]) -> None:
-    model, dec = setup
+    _model, dec = setup
     listener = VoskListener(dec)
 
     async def scenario() -> list[type]:
