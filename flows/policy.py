@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "policy.yaml"
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: the policy is large
 
 DISPOSITIONS = ("emergency", "accept", "redirect", "decline", "clarify")
 EMERGENCY_RULES = ("fire", "gas_leak", "crime", "medical", "traffic_accident")
@@ -330,8 +331,8 @@ def _duplicates(node: yaml.Node, path: str, out: list[tuple[int, str, str]]) -> 
 def parse_policy(text: str, file: str = "<policy>") -> Policy:
     """Validate policy YAML text; :class:`PolicyError` names ``file``, line and key of each problem."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise PolicyError([(file, mark.line + 1 if mark else None, "", f"invalid YAML: "

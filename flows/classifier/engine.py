@@ -105,7 +105,7 @@ class Classifier:
         entries += _terms(f"rule:{_OTHER_CITY}", [f"{n}^{w}" for n in names], pinyin=False)
         # "在苏州" / "河南的" / "上海那边": the matter is located there (explicit, outweighs the in-scope topic)
         entries += _terms(f"rule:{_OTHER_CITY}", [f"(在|到|回|去|老家|我们|是)+{n}^{w + 1.5}" for n in names] +
-                          [f"{n}+(的|那边|那里|那块|那儿|市|省|县)^{w + 1.5}" for n in names], pinyin=False)
+                          [f"{n}+(的|那边|那里|那块|那儿|市|省|县)^{w + 1.5}" for n in names], pinyin=False, gap=0)
         entries += _terms(f"rule:{_OTHER_CITY}", policy.other_city.cues, pinyin=False)
         self._matcher = Matcher(entries, gap=policy.gap)
         self._empty = sorted({normalise(p) for p in (*t.empty_phrases, *t.fillers)} - {""}, key=len, reverse=True)
