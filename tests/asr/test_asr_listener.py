@@ -53,7 +53,7 @@ class FakeRecognizer:
 
 class FakeModel:
     path = "fake"
-    unk = "[unk]"
+    unk: str | None = "[unk]"
 
     def __init__(self, text: str = "我要 投诉") -> None:
         self.text = text
