@@ -75,6 +75,7 @@ class SessionDeps:
     dependency_timeout: float = 15.0  # seconds allowed for one order / transfer-start call
     max_call_seconds: float = 1800.0  # then the flow's error path (agent / callback)
     observer: Callable[[Action], None] | None = None  # sees every executed action (logs, metrics, tests)
+    render_in_thread: bool = True  # prompt audio may need synthesis: keep it off the event loop
 
 
 @dataclass
@@ -288,7 +289,7 @@ class _Session:
 
     async def _do(self, action: Action) -> None:
         if isinstance(action, Play):
-            self._play(action)
+            await self._play(action)
         elif isinstance(action, Listen):
             self._listen(action)
         elif isinstance(action, StopPlayback):
@@ -302,10 +303,13 @@ class _Session:
             if not self.call.ended:
                 await self._guard(self.call.hangup(action.reason))
 
-    def _play(self, action: Play) -> None:
+    async def _play(self, action: Play) -> None:
         if self.call.ended:
             return
-        audio = self.deps.prompts.audio(action.prompt_id, action.slots)
+        if self.deps.render_in_thread:
+            audio = await self._guard(asyncio.to_thread(self.deps.prompts.audio, action.prompt_id, action.slots))
+        else:
+            audio = self.deps.prompts.audio(action.prompt_id, action.slots)
         playback = self.call.play(audio, interruptible=action.barge_in)
         seconds = len(audio) / (2 * SAMPLE_RATE)
         self.playing_until = max(self.playing_until, self.clock.now()) + seconds

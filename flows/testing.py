@@ -13,6 +13,7 @@ from asr import api as speech_api
 from asr.api import ListenSpec, Recognition, SpeechStatus
 from bridge.api import OrderDraft, OrderRef, TransferOutcome
 from flows.events import Listen
+from flows.session import Clock
 from ivr.app import (
     SAMPLE_RATE,
     AudioSink,
@@ -90,7 +91,10 @@ def default_table() -> dict[str, FakeClassification]:
 
 
 class VirtualClock:
-    """Virtual time: ``sleep`` returns when every task is idle and this timer is the earliest one due."""
+    """Virtual time: ``sleep`` returns when every task is idle and this timer is the earliest one due.
+
+    Idle is judged by letting ready tasks run (and threads a moment of real time) before each jump.
+    """
 
     def __init__(self) -> None:
         self._now = 0.0
@@ -118,6 +122,11 @@ class VirtualClock:
                 heapq.heappop(self._timers)
             if not self._timers:
                 break
+            # work in threads (database, audio rendering) is invisible to the loop: give it real time first,
+            # more before a long jump such as a call watchdog
+            await asyncio.sleep(0.05 if self._timers[0][0] - self._now > 60 else 0.001)
+            if self._timers[0][2].done():
+                continue
             due, _, future = heapq.heappop(self._timers)
             self._now = max(self._now, due)
             future.set_result(None)
@@ -215,7 +224,7 @@ class FakeSpeech:
 class FakeCall:
     """An answered call leg on virtual time: playback takes its audio's duration, stop_playback cuts it."""
 
-    def __init__(self, clock: VirtualClock, caller: str = "13700000000", refer_ok: bool = True) -> None:
+    def __init__(self, clock: Clock, caller: str = "13700000000", refer_ok: bool = True) -> None:
         self.clock = clock
         self._caller = caller
         self.refer_ok = refer_ok
@@ -298,7 +307,9 @@ Turn = tuple[str, str]  # ("say", text) | ("keys", "123#") | ("silence", "") | (
 class ScriptedCaller:
     """Answers each question (each Listen the session executes) with the next scripted turn."""
 
-    def __init__(self, call: FakeCall, speech: FakeSpeech | None, turns: list[Turn], clock: VirtualClock) -> None:
+    def __init__(self, call: FakeCall, speech: FakeSpeech | None, turns: list[Turn], clock: Clock,
+                 think: float = 1.0) -> None:
+        self.think = think
         self.call = call
         self.speech = speech
         self.turns = list(turns)
@@ -319,7 +330,7 @@ class ScriptedCaller:
             listener.events.put_nowait(speech_api.BargeIn(self.clock.now()))
             kind = "say"
         else:
-            await self.clock.sleep(1.0 if kind != "silence" else 0.0)
+            await self.clock.sleep(self.think if kind != "silence" else 0.0)
         if kind == "say" and listener is not None:
             result = Recognition(value, value, 0.9, False)
             now = self.clock.now()
@@ -327,7 +338,7 @@ class ScriptedCaller:
         elif kind == "keys":
             for key in value:
                 self.call.press(key)
-                await self.clock.sleep(0.3)
+                await self.clock.sleep(self.think / 3)
         elif kind == "silence" and listener is not None and listen.speech and listener.armed is not None:
             await self.clock.sleep(listener.armed.no_input_timeout)
             listener.events.put_nowait(speech_api.NoInput(self.clock.now()))

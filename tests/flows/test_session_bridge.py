@@ -50,8 +50,9 @@ def call_with(handoff: Any, turns: list[Turn]) -> tuple[Any, FakeCall]:
     speech = FakeSpeech(True)
     caller = ScriptedCaller(call, speech, turns, clock)
     deps = SessionDeps(prompts=FakePrompts(), handoff=handoff, speech=speech, clock=clock, observer=caller.observe,
-                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES))
+                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), render_in_thread=False)
     report = asyncio.run(asyncio.wait_for(run_call_report(call, deps), 30))
+    assert "error" not in report.end_reason and clock.now() < 100  # no watchdog or failure on the way
     return report, call
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from flows.events import Play, Transfer
 from flows.loader import load_flow
 from flows.runner import ChannelRoute, Context
-from flows.session import CallReport, SessionDeps, run_call_report
+from flows.session import CallReport, LoopClock, SessionDeps, run_call_report
 from flows.testing import (
     FakeCall,
     FakeClassifier,
@@ -35,7 +35,8 @@ class Run:
         self.handoff = handoff or FakeHandoff()
         self.deps = SessionDeps(prompts=prompts or FakePrompts(), handoff=self.handoff,
                                 contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), speech=self.speech,
-                                clock=self.clock, observer=self.caller.observe)
+                                clock=self.clock, observer=self.caller.observe,
+                                render_in_thread=False)
         self.report: CallReport = asyncio.run(asyncio.wait_for(run_call_report(self.call, self.deps), 20))
 
     @property
@@ -147,7 +148,7 @@ def test_caller_audio_reaches_the_listener() -> None:
     async def go() -> None:
         deps = SessionDeps(prompts=FakePrompts(), handoff=FakeHandoff(),
                            contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), speech=speech, clock=clock,
-                           observer=caller.observe)
+                           observer=caller.observe, render_in_thread=False)
         task = asyncio.ensure_future(run_call_report(call, deps))
         await asyncio.sleep(0)
         assert call.sink is not None
@@ -156,3 +157,16 @@ def test_caller_audio_reaches_the_listener() -> None:
 
     asyncio.run(go())
     assert speech.listener.frames == 1 and speech.listener.closed and call.sink is None
+
+
+def test_real_loop_clock_and_prompt_rendering_in_a_thread() -> None:
+    """The production settings (loop clock, audio rendered off the loop) on a short keypad call."""
+    clock = LoopClock()
+    call = FakeCall(clock)
+    speech = FakeSpeech(False)
+    caller = ScriptedCaller(call, speech, [("keys", "0")], clock, think=0.05)
+    handoff = FakeHandoff()
+    deps = SessionDeps(prompts=FakePrompts(seconds=0.02), handoff=handoff, speech=speech, clock=clock,
+                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), observer=caller.observe)
+    report = asyncio.run(asyncio.wait_for(run_call_report(call, deps), 20))
+    assert handoff.transfers and "bridged" in report.end_reason
