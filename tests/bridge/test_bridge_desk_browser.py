@@ -1,0 +1,71 @@
+"""The agent desk in headless Chromium (Debian chromium via Playwright): login, 示闲, the order pops on screen
+before the audio is bridged, an edit is saved and audited."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bridge.api import OrderDraft
+from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts
+from bridge.web import start_desk
+
+pytestmark = pytest.mark.browser
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
+
+
+def test_desk_shows_popped_order_before_bridge(make_handoff: Callable[..., Any]) -> None:
+    pw_api = pytest.importorskip("playwright.async_api")
+    engine = FakeEngine({"sip:a1001@agents": AgentBehaviour(answer_after=0.2)})
+    prompts = FakePrompts({"transfer.notice": 0.2, "hold.music": 0.5, "whisper.agent": 3.0})
+    h = make_handoff(engine=engine, prompts=prompts)
+
+    async def go() -> None:
+        await h.start()
+        srv = start_desk(h, port=0)
+        try:
+            earlier = await h.create_order(OrderDraft(call_id="c0", caller_number="13900000001", request_type="咨询",
+                                                      category_name="供水", title="停水咨询"))
+            async with pw_api.async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                page = await browser.new_page()
+                await page.goto(f"http://127.0.0.1:{srv.port}/desk/")
+                await page.fill("#agent-id", "a1001")
+                await page.fill("#password", "pw-1001")
+                await page.click("#login-form button[type=submit]")
+                await page.wait_for_selector("#conn.on")
+                await page.click("#btn-available")
+                await page.wait_for_function("document.getElementById('presence').textContent === '空闲'")
+                assert (await h.agents.snapshot())["a1001"].presence == "available"
+
+                draft = OrderDraft(call_id="c1", caller_number="13900000001", request_type="投诉",
+                                   category_code="noise", category_name="噪声扰民", district="朝阳区",
+                                   address="望京西路1号", title="夜间施工噪声", content="晚上十一点还在施工",
+                                   transcript=[("ivr", "请讲"), ("caller", "晚上十一点还在施工")])
+                ref = await h.create_order(draft)
+                caller = FakeCall(caller="13900000001")
+                transfer = asyncio.ensure_future(h.warm_transfer(caller, ref, draft))
+                await page.wait_for_function(
+                    f"document.getElementById('order-no').textContent === '{ref.order_no}'", timeout=10000)
+                assert engine.bridges == [] and not transfer.done()  # on screen before the audio is bridged
+                assert await page.input_value("[name=address]") == "望京西路1号"
+                assert await page.is_visible("#repeat-badge") and await page.text_content("#repeat-badge") == "老户"
+                assert earlier.order_no in (await page.text_content("#history") or "")
+                assert "晚上十一点还在施工" in (await page.text_content("#transcript") or "")
+                out = await transfer
+                assert out.status == "bridged" and len(engine.bridges) == 1
+                await page.fill("[name=address]", "望京西路3号")
+                await page.fill("[name=handling_unit]", "朝阳区城管委")
+                await page.click("#save")
+                await page.wait_for_function("document.getElementById('msg').textContent.includes('已保存')")
+                await browser.close()
+            audit = {(a["actor"], a["field"], a["new"]) for a in h.store.audit(ref.order_no)}
+            assert ("a1001", "address", "望京西路3号") in audit and ("a1001", "handling_unit", "朝阳区城管委") in audit
+            caller.remote_hangup()
+        finally:
+            await srv.stop()
+            await h.close()
+    asyncio.run(go())
