@@ -43,24 +43,44 @@ def installed_models(models_dir: Path) -> list[Path]:
     return sorted(p for p in models_dir.iterdir() if p.is_dir() and not looks_like_model(p))
 
 
-def with_dither(model: Path, dither: float, root: Path) -> Path:
-    """A view of ``model`` whose conf/mfcc.conf sets ``--dither`` (symlinks for everything else)."""
-    dest = root / f"{model.name}-dither{dither:g}"
+def _set_options(text: str, options: dict[str, str]) -> str:
+    keys = {f"--{k}" for k in options}
+    lines = [ln for ln in text.splitlines() if ln.strip().split("=", 1)[0] not in keys]
+    lines += [f"--{k}={v}" for k, v in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+def model_view(
+    model: Path, root: Path, *, mfcc: dict[str, str] | None = None, decoder: dict[str, str] | None = None
+) -> Path:
+    """A view of ``model`` with options changed in conf/mfcc.conf and conf/model.conf (symlinks for the rest).
+
+    The model directory itself is never modified; the view's name depends on the model path and the options.
+    """
+    mfcc, decoder = mfcc or {}, decoder or {}
+    model = model.resolve()
+    key = hashlib.sha1(repr((str(model), sorted(mfcc.items()), sorted(decoder.items()))).encode()).hexdigest()[:10]
+    dest = root / f"{model.name}-{key}"
     conf = dest / "conf"
-    if (conf / "mfcc.conf").is_file():
-        return dest
     conf.mkdir(parents=True, exist_ok=True)
     for child in model.iterdir():
         if child.name != "conf" and not (dest / child.name).exists():
-            (dest / child.name).symlink_to(child.resolve())
+            (dest / child.name).symlink_to(child)
     for item in (model / "conf").iterdir():
-        if item.name == "mfcc.conf":
-            lines = [ln for ln in item.read_text().splitlines() if not ln.strip().startswith("--dither")]
-            lines.append(f"--dither={dither:g}")
-            (conf / "mfcc.conf").write_text("\n".join(lines) + "\n")
-        elif not (conf / item.name).exists():
-            (conf / item.name).symlink_to(item.resolve())
+        target = conf / item.name
+        options = mfcc if item.name == "mfcc.conf" else decoder if item.name == "model.conf" else None
+        if options:
+            tmp = conf / f".{item.name}.{os.getpid()}"
+            tmp.write_text(_set_options(item.read_text(), options))
+            os.replace(tmp, target)
+        elif not target.exists():
+            target.symlink_to(item)
     return dest
+
+
+def with_dither(model: Path, dither: float, root: Path) -> Path:
+    """A view of ``model`` whose conf/mfcc.conf sets ``--dither`` (tests use 0 for run-to-run determinism)."""
+    return model_view(model, root, mfcc={"dither": f"{dither:g}"})
 
 
 @dataclass

@@ -21,7 +21,7 @@ from asr.api import ListenSpec, NoInput, PromptAwareListener, SpeechEvent, Speec
 from asr.executor import DecodeExecutor
 from asr.grammar import CompiledGrammar, builtin_groups, check_vocabulary, compile_grammar
 from asr.listener import Decoding, VoskListener
-from asr.models import looks_like_model, with_dither
+from asr.models import looks_like_model, model_view
 from asr.pool import RecognizerPool
 from asr.recognizer import ModelHandle, VoskModel
 from asr.vad import Vad, make_vad
@@ -30,19 +30,30 @@ from config.asr import AsrConfig
 
 log = logging.getLogger(__name__)
 
-_MODELS: dict[tuple[str, int, float | None], VoskModel] = {}
+_MODELS: dict[tuple[str, int, float | None, int | None, float | None], VoskModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def load_model(path: str, *, rate: int = 8000, dither: float | None = None) -> VoskModel:
-    """The process's model for ``path`` (loaded once; ~2 s and ~500 MB for the Korean test model)."""
-    key = (str(Path(path).resolve()), rate, dither)
+def load_model(
+    path: str,
+    *,
+    rate: int = 8000,
+    dither: float | None = None,
+    max_active: int | None = None,
+    beam: float | None = None,
+) -> VoskModel:
+    """The process's model for ``path`` and options (loaded once; ~2 s and ~500 MB for the Korean test model)."""
+    key = (str(Path(path).resolve()), rate, dither, max_active, beam)
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
             real = Path(path)
-            if dither is not None:
-                real = with_dither(real.resolve(), dither, Path(tempfile.gettempdir()) / "hotline-asr-models")
+            mfcc = {"dither": f"{dither:g}"} if dither is not None else {}
+            decoder = {"max-active": str(max_active)} if max_active is not None else {}
+            if beam is not None:
+                decoder["beam"] = f"{beam:g}"
+            if mfcc or decoder:
+                real = model_view(real, Path(tempfile.gettempdir()) / "hotline-asr-models", mfcc=mfcc, decoder=decoder)
             model = VoskModel(str(real), rate=rate)
             _MODELS[key] = model
         return model
@@ -142,7 +153,9 @@ class VoskSpeechService:
                 f"no usable speech model at {path} ({'; '.join(problems)}); run `hotline models pull zh`", str(path)
             )
         try:
-            model = load_model(str(path), rate=cfg.feed_rate, dither=cfg.dither)
+            model = load_model(
+                str(path), rate=cfg.feed_rate, dither=cfg.dither, max_active=cfg.max_active, beam=cfg.beam
+            )
         except Exception as exc:  # Vosk raises a bare Exception("Failed to create a model")
             return DtmfOnlySpeechService(f"speech model at {path} failed to load: {exc}", str(path))
         return cls(model, cfg)

@@ -217,14 +217,17 @@ async def main_async(args: argparse.Namespace) -> None:
         hotwords={},
         vad=VadConfig(engine=args.vad),
     )
-    model = load_model(str(path), rate=8000, dither=0.0)
+    model = load_model(str(path), rate=8000, dither=0.0, max_active=args.max_active)
     service = VoskSpeechService(model, cfg)
     warm = say("안녕하세요 감사합니다") + silence(0.3)
     t0 = time.monotonic()
     prewarm = 8 if args.quick else 16
     service.free_pool.prewarm(prewarm, warm)
     print(f"# prewarmed {prewarm} free-form recognizers in {time.monotonic() - t0:.1f} s")
-    print(f"# cores {os.cpu_count()}, decode threads {args.threads}, VAD {args.vad}, load average at start {loadavg()}")
+    print(
+        f"# cores {os.cpu_count()}, decode threads {args.threads}, VAD {args.vad}, max-active {args.max_active or 'model'}, "
+        f"load average at start {loadavg()}"
+    )
     print(
         f"# raw Vosk CPU per utterance: grammar {raw_cpu(service, True):.0f} ms, "
         f"free-form {raw_cpu(service, False):.0f} ms"
@@ -255,6 +258,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--vad", choices=("silero", "webrtc"), default="silero")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--max-active", type=int, default=None, help="decoder --max-active override")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -29,6 +29,8 @@ class AsrConfig(BaseModel):
     models_dir: str = "models"
     model_path: str | None = "models/vosk-model-small-cn-0.22"  # relative to the working directory
     dither: float | None = None  # override --dither in conf/mfcc.conf (tests use 0.0 for determinism)
+    max_active: int | None = Field(default=None, ge=100)  # override --max-active in conf/model.conf (CPU vs accuracy)
+    beam: float | None = Field(default=None, gt=0)  # override --beam in conf/model.conf
     feed_rate: Literal[8000, 16000] = 8000  # 8 kHz call audio fed as is (measured better than resampling)
     free_pool: int = Field(default=8, ge=1, le=256)  # warm free-form recognizers (bounded)
     grammar_pool: int = Field(default=24, ge=1, le=256)  # grammar recognizers (cheap SetGrammar between uses)

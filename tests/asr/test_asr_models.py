@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from asr.models import PullError, installed_models, looks_like_model, pull, with_dither
+from asr.models import PullError, installed_models, looks_like_model, model_view, pull, with_dither
 from config.asr import ModelSource
 
 NAME = "vosk-model-small-cn-0.22"
@@ -135,3 +135,13 @@ def test_with_dither_patches_only_mfcc_conf(tmp_path: Path) -> None:
     assert (view / "conf" / "mfcc.conf").read_text() == "--use-energy=false\n--dither=0\n"
     assert (view / "am").is_symlink() and (view / "conf" / "model.conf").read_text() == "--beam=10\n"
     assert (src / "conf" / "mfcc.conf").read_text().endswith("--dither=1.0\n")
+
+
+def test_model_view_overrides_decoder_options(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "conf").mkdir(parents=True)
+    (src / "conf" / "mfcc.conf").write_text("--use-energy=false\n")
+    (src / "conf" / "model.conf").write_text("--max-active=3000\n--beam=10.0\n--lattice-beam=2.0\n")
+    view = model_view(src, tmp_path / "views", decoder={"max-active": "1500", "beam": "8"})
+    assert (view / "conf" / "model.conf").read_text() == "--lattice-beam=2.0\n--max-active=1500\n--beam=8\n"
+    assert model_view(src, tmp_path / "views") != view  # different options, different view
