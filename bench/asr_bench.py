@@ -225,8 +225,8 @@ async def main_async(args: argparse.Namespace) -> None:
     service.free_pool.prewarm(prewarm, warm)
     print(f"# prewarmed {prewarm} free-form recognizers in {time.monotonic() - t0:.1f} s")
     print(
-        f"# cores {os.cpu_count()}, decode threads {args.threads}, VAD {args.vad}, max-active {args.max_active or 'model'}, "
-        f"load average at start {loadavg()}"
+        f"# cores {os.cpu_count()}, decode threads {args.threads}, VAD {args.vad}, "
+        f"max-active {args.max_active or 'model'}, load average at start {loadavg()}"
     )
     print(
         f"# raw Vosk CPU per utterance: grammar {raw_cpu(service, True):.0f} ms, "
