@@ -73,11 +73,11 @@ class JitterBuffer:
     # -- input ------------------------------------------------------------------------------------------------
     def push(self, packet: RtpPacket, arrival: float) -> None:
         """Add an audio packet (its payload is one frame)."""
-        self._insert(packet.ssrc, packet.sequence, packet.payload, arrival)
+        self.insert(packet.ssrc, packet.sequence, packet.payload, arrival)
 
     def push_non_audio(self, packet: RtpPacket, arrival: float) -> None:
         """Account for a same-stream packet that is not audio (telephone-event, CN): its slot plays as silence."""
-        self._insert(packet.ssrc, packet.sequence, _NON_AUDIO, arrival)
+        self.insert(packet.ssrc, packet.sequence, _NON_AUDIO, arrival)
 
     def _restart(self, ssrc: int, ext: int, arrival: float) -> None:
         if self._ssrc is not None:
@@ -91,7 +91,8 @@ class JitterBuffer:
         self._empty_pops = 0
         self._lost_run = 0
 
-    def _insert(self, ssrc: int, seq: int, payload: bytes, arrival: float) -> None:
+    def insert(self, ssrc: int, seq: int, payload: bytes, arrival: float) -> None:
+        """:meth:`push` without the packet object (the receive hot path); ``b""`` marks a non-audio slot."""
         self.stats.received += 1
         if ssrc != self._ssrc or self._highest < 0:
             ext = seq if self._highest < 0 else self._highest + 1

@@ -16,6 +16,7 @@ import logging
 import random
 import secrets
 import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -38,6 +39,7 @@ CN_PAYLOAD_TYPE = 13
 MAX_DRAIN = 64  # datagrams read per socket per tick
 RTCP_INTERVAL_FRAMES = 250  # 5 s
 _playback_ids = itertools.count(1)
+_SEQ_TS_SSRC = struct.Struct("!HII")
 
 
 class MediaError(Exception):
@@ -69,6 +71,7 @@ class MediaSession:
         self.port = 0
         self.closed = False
         self.direction: Direction = "sendrecv"
+        self._receiving = True
         self._sock: socket.socket | None = None
         self._rtcp_sock: socket.socket | None = None
         # remote / negotiated
@@ -224,6 +227,7 @@ class MediaSession:
         if direction not in DIRECTIONS:
             raise ValueError(f"unknown direction {direction!r}")
         self.direction = direction
+        self._receiving = direction in ("sendrecv", "recvonly")
 
     def set_bridge_peer(self, peer: MediaSession | None) -> None:
         """Send our received audio (and digits) to ``peer`` instead of nowhere; see :mod:`ivr.media.bridge`."""
@@ -285,7 +289,7 @@ class MediaSession:
         if frame_no % 25 == 0:
             self._rtcp_tick(frame_no, now)
         frame = self._jb.pop(now)
-        if frame is not None and self.direction in ("sendrecv", "recvonly"):
+        if frame is not None and self._receiving:
             peer = self._bridge_peer
             if peer is not None:
                 table = transcode_table(self.codec, peer.codec)
@@ -361,6 +365,21 @@ class MediaSession:
     # -- receive path -----------------------------------------------------------------------------------------------
     def _on_datagram(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         counters = self.counters
+        if (
+            len(data) == 12 + FRAME_SAMPLES
+            and data[0] == 0x80
+            and data[1] & 0x7F == self.payload_type
+            and self._signalled is not None
+        ):  # fast path: a plain 20 ms audio packet of the negotiated type
+            seq, timestamp, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
+            if self._receiving:
+                self._jb.insert(ssrc, seq, data[12:], now)
+            self._update_jitter(ssrc, timestamp, now)
+            counters["received"] += 1
+            self.last_rtp_at = now
+            if addr != self._dest:
+                self._latch(addr)
+            return
         if len(data) < 12 or data[0] & 0xC0 != 0x80:
             counters["bad_packets"] += 1
             return
@@ -382,7 +401,7 @@ class MediaSession:
                 counters["misframed"] += 1
                 payload = (payload + self._silence)[:FRAME_SAMPLES]
                 packet = RtpPacket(pt, packet.sequence, packet.timestamp, packet.ssrc, payload)
-            if self.direction in ("sendrecv", "recvonly"):
+            if self._receiving:
                 self._jb.push(packet, now)
             self._update_jitter(packet.ssrc, packet.timestamp, now)
         elif pt == self.dtmf_payload_type:
@@ -400,10 +419,14 @@ class MediaSession:
             return
         counters["received"] += 1
         self.last_rtp_at = now
-        if addr != self._dest:  # symmetric RTP: answer where the remote's RTP really comes from
-            self._dest = addr
-            self._rtcp_dest = (addr[0], addr[1] + 1)
-            counters["latched"] += 1
+        if addr != self._dest:
+            self._latch(addr)
+
+    def _latch(self, addr: tuple[str, int]) -> None:
+        """Symmetric RTP: answer where the remote's RTP really comes from."""
+        self._dest = addr
+        self._rtcp_dest = (addr[0], addr[1] + 1)
+        self.counters["latched"] += 1
 
     def _update_jitter(self, ssrc: int, timestamp: int, now: float) -> None:
         arrival = int(now * self.codec.clock_rate)
