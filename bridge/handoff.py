@@ -29,7 +29,7 @@ from bridge.numbering import OrderNumberer
 from bridge.orders import OrderNotFound, OrderStore
 from bridge.transfer import TransferDriver, TransferMetrics
 from config import load_config
-from config.bridge import BridgeConfig
+from config.bridge import AgentConfig, BridgeConfig
 from ivr.app import Call, CallEngine
 from prompts.api import PromptSource
 
@@ -99,8 +99,14 @@ class HotlineHandoff:
     async def start(self) -> None:
         for a in self.cfg.agents:
             await self.agents.register(a.id, a.skills)
-        with contextlib.suppress(*_DB_DOWN):
-            await asyncio.to_thread(self._sync_agents)
+        try:
+            extra = await asyncio.to_thread(self._sync_agents)
+        except _DB_DOWN as exc:
+            log.warning("agents from the database not loaded (%s); config agents only", exc.__class__.__name__)
+            extra = []
+        for a in extra:  # agents added with `hotline agents passwd`
+            self.directory[a.id] = a
+            await self.agents.register(a.id, a.skills)
         if self.redis is not None:
             from bridge.hub import RedisRelay
 
@@ -119,17 +125,22 @@ class HotlineHandoff:
             await self.hub.relay.stop()
         self.store.engine.dispose()
 
-    def _sync_agents(self) -> None:
+    def _sync_agents(self) -> list[AgentConfig]:
+        """Config agents into the database; returns the agents known only to the database."""
+        from sqlalchemy import select
+
         from bridge.models import Agent
 
         with self.store.sessions() as s:
             for a in self.cfg.agents:
                 row = s.get(Agent, a.id) or Agent(id=a.id)
                 row.name, row.sip_uri, row.skills = a.name, a.sip_uri, ",".join(a.skills)
-                if a.password_hash:
-                    row.password_hash = a.password_hash
+                if a.password_hash and not row.password_hash:
+                    row.password_hash = a.password_hash  # a password set with the CLI wins over the config
                 s.add(row)
             s.commit()
+            return [AgentConfig(id=r.id, name=r.name, sip_uri=r.sip_uri, skills=[x for x in r.skills.split(",") if x])
+                    for r in s.scalars(select(Agent).where(Agent.active.is_(True))) if r.id not in self.directory]
 
     async def _replay_loop(self) -> None:
         while True:
