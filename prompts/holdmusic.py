@@ -1,8 +1,8 @@
 """A gentle, non-speech hold melody synthesised with numpy (used for ``hold.music`` when no recording is given).
 
-Single notes of a C-major pentatonic tune (G4–E5) with a soft second harmonic, slow attack and long release, at
--14 dBFS peak, rendered straight at 8 kHz.  One note sounds at a time and there is no third harmonic, so the
-tune never holds a DTMF row and column frequency pair together.  Deterministic: same bytes every time.
+Single notes of a C-major pentatonic tune (G4–E5) with a soft second harmonic kept below 1150 Hz, slow attack
+and long release, at -14 dBFS peak, rendered straight at 8 kHz.  Nothing sounds in the DTMF column band
+(1209-1633 Hz), so the hold tune can never look like a key press to a detector.  Deterministic: same bytes every time.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 HOLD_MUSIC_VERSION = "1"
 
+_HARMONIC_LIMIT = 1150.0  # no energy in the DTMF column band (1209-1633 Hz)
 _NOTES = {"G4": 392.00, "A4": 440.00, "C5": 523.25, "D5": 587.33, "E5": 659.25, "-": 0.0}
 # (note, beats) – a calm 16-bar phrase in 3/4 that loops without a seam
 _TUNE = [
@@ -27,7 +28,9 @@ def _note(freq: float, seconds: float, rate: int) -> npt.NDArray[np.float64]:
     t = np.arange(n) / rate
     if freq <= 0:
         return np.zeros(n)
-    tone = np.sin(2 * np.pi * freq * t) + 0.2 * np.sin(2 * np.pi * 2 * freq * t)
+    tone = np.sin(2 * np.pi * freq * t)
+    if 2 * freq < _HARMONIC_LIMIT:
+        tone = tone + 0.2 * np.sin(2 * np.pi * 2 * freq * t)
     attack = np.minimum(1.0, t / 0.06)
     release = np.exp(-t / max(seconds * 0.55, 0.05))
     tail = np.minimum(1.0, (seconds - t) / 0.04)  # no click at the note's end

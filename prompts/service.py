@@ -19,6 +19,7 @@ from typing import Literal
 
 from config import load_config
 from config.prompts import PromptsConfig
+from ivr.app import FRAME_BYTES
 from prompts.api import UnknownPrompt
 from prompts.audio import AudioError, Encoding, encode, read_wav, telephone
 from prompts.cache import DiskCache, MemoryLRU, cache_key
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 Source = Literal["memory", "recording", "generator", "cache", "tts"]
+
+
+def frame_pad(pcm: bytes) -> bytes:
+    """Pad with silence to whole 20 ms frames (320 bytes at 8 kHz), as ivr.app.Call.play sends them."""
+    return pcm + b"\0" * (-len(pcm) % FRAME_BYTES)
 
 
 def default_cache_dir() -> Path:
@@ -199,7 +205,7 @@ class PromptService:
             cached = self.disk.get(key)
             if cached is not None:
                 return cached, "cache"
-            pcm = hold_music(self.hold_music_seconds)
+            pcm = frame_pad(hold_music(self.hold_music_seconds))
             self.disk.put(key, pcm)
             return pcm, "generator"
         raw = prompt.fill(values)
@@ -223,7 +229,7 @@ class PromptService:
         if samples.size == 0:
             log.error("prompt %s: recording %s is empty; using TTS instead", prompt.prompt_id, path)
             return None
-        pcm = telephone(samples, rate)
+        pcm = frame_pad(telephone(samples, rate))
         self.disk.put(key, pcm)
         return pcm
 
@@ -236,7 +242,7 @@ class PromptService:
         if not said.strip(" ,;.?!，。？！、；："):
             raise TTSError(f"nothing speakable in {raw[:60]!r}")
         samples, rate = self.tts.synthesize(said)
-        pcm = telephone(samples, rate, peak_dbfs=self.peak_dbfs)
+        pcm = frame_pad(telephone(samples, rate, peak_dbfs=self.peak_dbfs))
         self.disk.put(key, pcm)
         return pcm, "tts"
 
