@@ -5,13 +5,14 @@ virtual time for session tests.  The real classifier is ``flows.classifier``; th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from asr import api as speech_api
 from asr.api import ListenSpec, Recognition, SpeechStatus
-from bridge.api import OrderDraft, OrderRef, TransferOutcome
+from bridge.api import Handoff, OrderDraft, OrderRef, TransferOutcome
 from flows.events import Listen
 from flows.session import Clock
 from ivr.app import (
@@ -93,7 +94,8 @@ def default_table() -> dict[str, FakeClassification]:
 class VirtualClock:
     """Virtual time: ``sleep`` returns when every task is idle and this timer is the earliest one due.
 
-    Idle is judged by letting ready tasks run (and threads a moment of real time) before each jump.
+    Idle is judged by letting ready tasks run before each jump; work in threads declares itself with
+    :meth:`busy` (see :class:`BusyHandoff`) so that no timer fires while it runs.
     """
 
     def __init__(self) -> None:
@@ -101,6 +103,15 @@ class VirtualClock:
         self._seq = 0
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._driver: asyncio.Task[None] | None = None
+        self._busy = 0
+
+    @contextlib.asynccontextmanager
+    async def busy(self) -> AsyncIterator[None]:
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
 
     def now(self) -> float:
         return self._now
@@ -122,9 +133,9 @@ class VirtualClock:
                 heapq.heappop(self._timers)
             if not self._timers:
                 break
-            # work in threads (database, audio rendering) is invisible to the loop: give it real time first,
-            # more before a long jump such as a call watchdog
-            await asyncio.sleep(0.05 if self._timers[0][0] - self._now > 60 else 0.001)
+            if self._busy:  # work in threads (a database) is invisible to the loop: wait for it in real time
+                await asyncio.sleep(0.002)
+                continue
             if self._timers[0][2].done():
                 continue
             due, _, future = heapq.heappop(self._timers)
@@ -180,6 +191,25 @@ class FakeHandoff:
         if self.agent_status == "bridged" and self.call_ends_after_bridge and isinstance(call, FakeCall):
             call.remote_hangup("agent and caller finished")
         return TransferOutcome(self.agent_status)  # type: ignore[arg-type]
+
+
+class BusyHandoff:
+    """A real hand-off whose calls (database work in threads) hold the virtual clock while they run."""
+
+    def __init__(self, inner: Handoff, clock: VirtualClock) -> None:
+        self.inner = inner
+        self.clock = clock
+
+    async def create_order(self, draft: OrderDraft) -> OrderRef:
+        async with self.clock.busy():
+            return await self.inner.create_order(draft)
+
+    async def record_unreasonable(self, draft: OrderDraft) -> OrderRef:
+        async with self.clock.busy():
+            return await self.inner.record_unreasonable(draft)
+
+    async def warm_transfer(self, call: Call, order: OrderRef, draft: OrderDraft) -> TransferOutcome:
+        return await self.inner.warm_transfer(call, order, draft)
 
 
 class FakeListener:

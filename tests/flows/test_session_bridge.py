@@ -15,7 +15,16 @@ from bridge.models import UnreasonableRecord
 from flows.loader import load_flow
 from flows.runner import ChannelRoute, Context
 from flows.session import SessionDeps, run_call_report
-from flows.testing import FakeCall, FakeClassifier, FakePrompts, FakeSpeech, ScriptedCaller, Turn, VirtualClock
+from flows.testing import (
+    BusyHandoff,
+    FakeCall,
+    FakeClassifier,
+    FakePrompts,
+    FakeSpeech,
+    ScriptedCaller,
+    Turn,
+    VirtualClock,
+)
 
 HOTLINE = load_flow(Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml")
 ROUTES = {c: ChannelRoute(True, f"sip:{c}@psap") for c in ("110", "119", "120", "122")}
@@ -49,8 +58,9 @@ def call_with(handoff: Any, turns: list[Turn]) -> tuple[Any, FakeCall]:
     call = FakeCall(clock)
     speech = FakeSpeech(True)
     caller = ScriptedCaller(call, speech, turns, clock)
-    deps = SessionDeps(prompts=FakePrompts(), handoff=handoff, speech=speech, clock=clock, observer=caller.observe,
-                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), render_in_thread=False)
+    deps = SessionDeps(prompts=FakePrompts(), handoff=BusyHandoff(handoff, clock), speech=speech, clock=clock,
+                       observer=caller.observe, contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES),
+                       render_in_thread=False)
     report = asyncio.run(asyncio.wait_for(run_call_report(call, deps), 30))
     assert "error" not in report.end_reason and clock.now() < 100  # no watchdog or failure on the way
     return report, call
