@@ -29,7 +29,7 @@ from ivr.media.codecs import PCMU, Codec, codec_by_name, transcode_table
 from ivr.media.jitter import JitterBuffer
 from ivr.media.pacer import Pacer
 from ivr.media.playback import PlaybackQueue
-from ivr.media.rtp import RtpError, RtpPacket, decode, pack_header_into, ts_delta
+from ivr.media.rtp import RtpError, decode, pack_header_into, ts_delta
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ Direction = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 CN_PAYLOAD_TYPE = 13
 MAX_DRAIN = 64  # datagrams read per socket per tick
+MAX_PAYLOAD = 1280  # bytes of G.711 in one packet (160 ms)
 RTCP_INTERVAL_FRAMES = 250  # 5 s
 _playback_ids = itertools.count(1)
 _SEQ_TS_SSRC = struct.Struct("!HII")
@@ -78,6 +79,7 @@ class MediaSession:
         self.codec: Codec = PCMU
         self.payload_type = PCMU.static_pt
         self.dtmf_payload_type: int | None = None
+        self.remote_ptime = 20
         self._dest: tuple[str, int] | None = None
         self._rtcp_dest: tuple[str, int] | None = None
         self._signalled: tuple[str, int] | None = None
@@ -97,6 +99,7 @@ class MediaSession:
         self._bridge_peer: MediaSession | None = None
         # receive state
         self._jb = self._new_jitter_buffer()
+        self._rx_pending = b""
         self._dtmf_rx = dtmf.ReceiverState()
         self._sink: Callable[[bytes], None] | None = None
         self._dtmf_handler: Callable[[str, int], None] | None = None
@@ -108,7 +111,7 @@ class MediaSession:
         self.counters = dict.fromkeys(
             (
                 "sent", "sent_bytes", "send_errors", "received", "bad_packets", "foreign_pt", "latched",
-                "dtmf_received", "dtmf_sent", "rtcp_received", "rtcp_bad", "rtcp_sent", "misframed",
+                "dtmf_received", "dtmf_sent", "rtcp_received", "rtcp_bad", "rtcp_sent", "other_ptime",
             ),
             0,
         )  # fmt: skip
@@ -168,8 +171,9 @@ class MediaSession:
         self, host: str, port: int, *, payload_type: int, codec: str, dtmf_payload_type: int | None, ptime: int = 20
     ) -> None:
         """Where to send (until symmetric RTP latches to the real source), and the negotiated formats."""
-        if ptime != 20:
-            raise MediaError(f"ptime {ptime} ms is not supported (20 ms only)")
+        if not 10 <= ptime <= 150:
+            raise MediaError(f"ptime {ptime} ms out of range")
+        self.remote_ptime = ptime  # we always send 20 ms packets; received packets of any duration are re-framed
         if not 0 <= payload_type <= 127 or (dtmf_payload_type is not None and not 0 <= dtmf_payload_type <= 127):
             raise MediaError("payload type out of range")
         new_codec = codec_by_name(codec)
@@ -177,6 +181,7 @@ class MediaSession:
             self.codec = new_codec
             self._silence = new_codec.silence_frame(FRAME_SAMPLES)
             self._jb = self._new_jitter_buffer()
+            self._rx_pending = b""
         self.payload_type = payload_type
         self.dtmf_payload_type = dtmf_payload_type
         if (host, port) != self._signalled:  # a new address in the SDP (re-INVITE) overrides the latch
@@ -288,7 +293,7 @@ class MediaSession:
             self._on_datagram(data, addr, now)
         if frame_no % 25 == 0:
             self._rtcp_tick(frame_no, now)
-        frame = self._jb.pop(now)
+        frame = self._next_rx_frame(now)
         if frame is not None and self._receiving:
             peer = self._bridge_peer
             if peer is not None:
@@ -299,6 +304,23 @@ class MediaSession:
                 sink(self.codec.decode(frame))
         if not self._dtmf_rx.reported:
             self._dtmf_step(dtmf.Poll(now))
+
+    def _next_rx_frame(self, now: float) -> bytes | None:
+        """One 20 ms payload from the jitter buffer, re-framing packets of other durations (10, 30, 40 ms...)."""
+        pending = self._rx_pending
+        if not pending:
+            frame = self._jb.pop(now)
+            if frame is None or len(frame) == FRAME_SAMPLES:
+                return frame
+            pending = frame
+        while len(pending) < FRAME_SAMPLES:
+            more = self._jb.pop(now)
+            if more is None:  # the stream stopped mid-frame
+                pending += self._silence[: FRAME_SAMPLES - len(pending)]
+                break
+            pending += more
+        self._rx_pending = pending[FRAME_SAMPLES:]
+        return pending[:FRAME_SAMPLES]
 
     def tick_send(self, frame_no: int, now: float) -> None:
         if self._n0 is None:
@@ -396,11 +418,11 @@ class MediaSession:
             counters["foreign_pt"] += 1
             return
         if pt == self.payload_type:
-            payload = packet.payload
-            if len(payload) != FRAME_SAMPLES:
-                counters["misframed"] += 1
-                payload = (payload + self._silence)[:FRAME_SAMPLES]
-                packet = RtpPacket(pt, packet.sequence, packet.timestamp, packet.ssrc, payload)
+            if not 0 < len(packet.payload) <= MAX_PAYLOAD:
+                counters["bad_packets"] += 1
+                return
+            if len(packet.payload) != FRAME_SAMPLES:
+                counters["other_ptime"] += 1  # not 20 ms: re-framed on the way out of the jitter buffer
             if self._receiving:
                 self._jb.push(packet, now)
             self._update_jitter(packet.ssrc, packet.timestamp, now)

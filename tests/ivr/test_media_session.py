@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +17,10 @@ from hypothesis import strategies as st
 
 from ivr.media import dtmf, rtcp, rtp
 from ivr.media.clock import AsyncioClock, VirtualClock
-from ivr.media.codecs import PCMU
+from ivr.media.codecs import PCMA, PCMU
 from ivr.media.pacer import Pacer
 from ivr.media.session import MediaError, MediaSession
+from tests.ivr.test_media_dtmf import read_pcap_udp_payloads
 
 PORTS = (41000, 41999)
 Env = tuple[VirtualClock, Pacer, asyncio.AbstractEventLoop]
@@ -266,7 +268,7 @@ def test_open_errors_and_bad_remote(env: Env) -> None:
         MediaSession(local_host="127.0.0.1", port_range=(5, 2), pacer=pacer, clock=clock)
     s = session(env)
     with pytest.raises(MediaError):
-        s.set_remote("127.0.0.1", 4000, payload_type=0, codec="PCMU", dtmf_payload_type=101, ptime=30)
+        s.set_remote("127.0.0.1", 4000, payload_type=0, codec="PCMU", dtmf_payload_type=101, ptime=5)
     with pytest.raises(Exception, match="opus"):
         s.set_remote("127.0.0.1", 4000, payload_type=111, codec="opus", dtmf_payload_type=None)
     with pytest.raises(MediaError):
@@ -326,4 +328,35 @@ def test_fuzz_datagrams_never_break_a_session(env: Env, datagrams: list[bytes]) 
         s.tick_receive(i, clock.now())
         s.tick_send(i, clock.now())
     assert all(len(f) == 320 for f in heard)
+    s.close()
+
+
+CAPTURES = Path("/usr/share/sip-tester")
+
+
+@pytest.mark.skipif(not CAPTURES.exists(), reason="SIPp (sip-tester) captures not installed")
+def test_sipp_g711a_capture_30ms_packets_are_reframed(env: Env) -> None:
+    """SIPp's own A-law sample uses 30 ms packets: replayed with its timing, every sample comes out, in order."""
+    clock = env[0]
+    packets = read_pcap_udp_payloads(CAPTURES / "g711a.pcap")
+    s = session(env)
+    s.set_remote("127.0.0.1", 9, payload_type=8, codec="PCMA", dtmf_payload_type=None, ptime=30)
+    heard: list[bytes] = []
+    s.set_audio_sink(heard.append)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    start = clock.now()
+    first = packets[0][0]
+    for t, data in packets:
+        clock.advance_to(start + (t - first))
+        sender.sendto(data, ("127.0.0.1", s.port))
+    clock.advance(0.5)
+    sender.close()
+    payloads = [rtp.decode(d).payload for _, d in packets]
+    assert {len(p) for p in payloads} == {240}
+    expected = PCMA.decode(b"".join(payloads))
+    got = b"".join(heard)
+    assert all(len(f) == 320 for f in heard)
+    assert expected in got  # all 7 s, sample-exact, contiguous: nothing lost, duplicated or reordered
+    st = s.stats()
+    assert st["other_ptime"] == len(packets) and st["lost"] == 0 and st["late"] == 0
     s.close()
