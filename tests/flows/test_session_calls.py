@@ -170,3 +170,27 @@ def test_real_loop_clock_and_prompt_rendering_in_a_thread() -> None:
                        contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), observer=caller.observe)
     report = asyncio.run(asyncio.wait_for(run_call_report(call, deps), 20))
     assert handoff.transfers and "bridged" in report.end_reason
+
+
+class RaisingTransfer(FakeHandoff):
+    async def warm_transfer(self, call: object, order: object, draft: object) -> object:  # type: ignore[override]
+        raise RuntimeError("agent side down")
+
+
+def test_warm_transfer_exception_becomes_a_callback_promise() -> None:
+    run = Run([("keys", "0")], handoff=RaisingTransfer())
+    assert run.prompts[-3:] == ["transfer.no_agent_callback", "callback.promise", "goodbye"]
+
+
+def test_watchdog_sends_an_overlong_call_to_the_error_path() -> None:
+    clock = VirtualClock()
+    call = FakeCall(clock)
+    speech = FakeSpeech(False)
+    caller = ScriptedCaller(call, speech, [], clock)
+    handoff = FakeHandoff()
+    deps = SessionDeps(prompts=FakePrompts(), handoff=handoff, speech=speech, clock=clock, max_call_seconds=3.0,
+                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), observer=caller.observe,
+                       render_in_thread=False)
+    asyncio.run(asyncio.wait_for(run_call_report(call, deps), 20))
+    played = [a.prompt_id for a in caller.actions if isinstance(a, Play)]
+    assert "error.system" in played and handoff.transfers
