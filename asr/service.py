@@ -176,10 +176,21 @@ class VoskSpeechService:
         return compiled
 
     def _prewarm(self, count: int) -> None:
-        rng = np.random.default_rng(0)
-        noise = (rng.standard_normal(8000) * 2000).astype(np.int16).tobytes()
+        """Warm free-form recognizers with synthetic speech (measured on the Korean model: first real pass 0.9 s
+        cold, 0.37 s after noise, 0.2 s after espeak-ng speech; warm passes 0.08 s)."""
+        audio = b""
         try:
-            self.free_pool.prewarm(count, noise)
+            from asr.synth import espeak_available, say
+
+            if espeak_available():
+                audio = say(self.cfg.prewarm_text, self.cfg.prewarm_voice)
+        except Exception:
+            log.warning("espeak-ng could not render the prewarm text; warming with noise")
+        if not audio:
+            rng = np.random.default_rng(0)
+            audio = (rng.standard_normal(8000) * 2000).astype(np.int16).tobytes()
+        try:
+            self.free_pool.prewarm(count, audio)
         except Exception:
             log.exception("prewarming recognizers failed")
 

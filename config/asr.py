@@ -34,7 +34,9 @@ class AsrConfig(BaseModel):
     feed_rate: Literal[8000, 16000] = 8000  # 8 kHz call audio fed as is (measured better than resampling)
     free_pool: int = Field(default=8, ge=1, le=256)  # warm free-form recognizers (bounded)
     grammar_pool: int = Field(default=24, ge=1, le=256)  # grammar recognizers (cheap SetGrammar between uses)
-    prewarm: int = Field(default=2, ge=0, le=256)  # free-form recognizers warmed at start-up
+    prewarm: int = Field(default=2, ge=0, le=256)  # free-form recognizers warmed at start-up (in the background)
+    prewarm_text: str = "您好，我想反映一下我们小区的路灯坏了，在朝阳区二十三号楼"  # spoken by espeak-ng to warm them
+    prewarm_voice: str = "cmn"
     decode_threads: int = Field(default=2, ge=1, le=64)
     low_confidence: float = Field(default=0.6, ge=0.0, le=1.0)  # below this the flow confirms / offers keypad
     max_alternatives: int = Field(default=0, ge=0, le=10)
