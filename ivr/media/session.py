@@ -10,10 +10,8 @@ frame number, so they advance 160 per frame even across silence, hold or skipped
 from __future__ import annotations
 
 import asyncio
-import errno
 import itertools
 import logging
-import random
 import secrets
 import socket
 import struct
@@ -30,6 +28,7 @@ from ivr.media.jitter import JitterBuffer
 from ivr.media.pacer import Pacer
 from ivr.media.playback import PlaybackQueue
 from ivr.media.rtp import RtpError, decode, pack_header_into, ts_delta
+from ivr.media.udp import MediaError, bind_rtp_pair, drain
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +40,6 @@ MAX_PAYLOAD = 1280  # bytes of G.711 in one packet (160 ms)
 RTCP_INTERVAL_FRAMES = 250  # 5 s
 _playback_ids = itertools.count(1)
 _SEQ_TS_SSRC = struct.Struct("!HII")
-
-
-class MediaError(Exception):
-    """A media session cannot do what was asked (no port free, no telephone-event negotiated, closed...)."""
 
 
 class MediaSession:
@@ -133,39 +128,11 @@ class MediaSession:
             return self.port
         if self.closed:
             raise MediaError("session is closed")
-        low, high = self.port_range
-        first = low + (low & 1)
-        candidates = list(range(first, high, 2))
-        if not candidates:
-            raise MediaError(f"no even port in {self.port_range}")
-        start = random.randrange(len(candidates))
-        for port in candidates[start:] + candidates[:start]:
-            rtp_sock = self._bind(port)
-            if rtp_sock is None:
-                continue
-            rtcp_sock = None
-            if self._use_rtcp:
-                rtcp_sock = self._bind(port + 1)
-                if rtcp_sock is None:
-                    rtp_sock.close()
-                    continue
-            self._sock, self._rtcp_sock, self.port = rtp_sock, rtcp_sock, port
-            self.pacer.register(self)
-            return port
-        raise MediaError(f"no free RTP port pair in {self.port_range} on {self.local_host}")
-
-    def _bind(self, port: int) -> socket.socket | None:
-        family = socket.AF_INET6 if ":" in self.local_host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.bind((self.local_host, port))
-        except OSError as exc:
-            sock.close()
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return None
-            raise MediaError(f"cannot bind {self.local_host}:{port}: {exc}") from exc
-        sock.setblocking(False)
-        return sock
+        self._sock, self._rtcp_sock, self.port = bind_rtp_pair(
+            self.local_host, self.port_range, with_rtcp=self._use_rtcp
+        )
+        self.pacer.register(self)
+        return self.port
 
     def set_remote(
         self, host: str, port: int, *, payload_type: int, codec: str, dtmf_payload_type: int | None, ptime: int = 20
@@ -286,13 +253,11 @@ class MediaSession:
         for _ in range(MAX_DRAIN):
             try:
                 data, addr = sock.recvfrom(2048)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
+            except OSError:  # EAGAIN: drained
                 break
             self._on_datagram(data, addr, now)
-        if frame_no % 25 == 0:
-            self._rtcp_tick(frame_no, now)
+        if frame_no % 25 == 0 and self._rtcp_sock is not None:
+            drain(self._rtcp_sock, self._on_rtcp, MAX_DRAIN)
         frame = self._next_rx_frame(now)
         if frame is not None and self._receiving:
             peer = self._bridge_peer
@@ -472,17 +437,6 @@ class MediaSession:
                 handler(d.digit, d.duration_ms)
 
     # -- RTCP -------------------------------------------------------------------------------------------------------
-    def _rtcp_tick(self, frame_no: int, now: float) -> None:
-        sock = self._rtcp_sock
-        if sock is None:
-            return
-        for _ in range(MAX_DRAIN):
-            try:
-                data, addr = sock.recvfrom(2048)
-            except OSError:
-                break
-            self._on_rtcp(data, addr)
-
     def _on_rtcp(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
             self._last_rtcp = rtcp.parse(data)
@@ -498,12 +452,9 @@ class MediaSession:
     def _send_sr(self, rtp_ts: int) -> None:
         if self._rtcp_sock is None or self._rtcp_dest is None:
             return
+        sent = self.counters["sent"]
         report = rtcp.SenderReport(
-            self.ssrc,
-            rtcp.ntp_from_unix(time.time()),
-            rtp_ts,
-            self.counters["sent"],
-            max(0, self.counters["sent_bytes"] - 12 * self.counters["sent"]),
+            self.ssrc, rtcp.ntp_from_unix(time.time()), rtp_ts, sent, max(0, self.counters["sent_bytes"] - 12 * sent)
         )
         packet = rtcp.build_sr(report, cname=f"ivr@{self.local_host}".encode())
         if self._sendto(self._rtcp_sock, packet, self._rtcp_dest):
