@@ -133,3 +133,12 @@ def test_pinyin_uses_phrase_readings_and_neutral_tone_five() -> None:
     assert to_pinyin("银行在重庆") == "yin2 hang2 zai4 chong2 qing4"
     assert to_pinyin("好的，谢谢。") == "hao3 de5, xie4 xie4."
     assert to_pinyin("绿色") == "lv4 se4"
+
+
+@pytest.mark.parametrize(
+    ("text", "pinyin"),
+    [("一样", "yi2 yang4"), ("一天", "yi4 tian1"), ("一万", "yi2 wan4"), ("二零一九年", "er4 ling2 yi1 jiu3 nian2"),
+     ("第一", "di4 yi1"), ("十一", "shi2 yi1"), ("不对", "bu2 dui4")],
+)  # fmt: skip
+def test_yi_and_bu_sandhi(text: str, pinyin: str) -> None:
+    assert to_pinyin(text) == pinyin
