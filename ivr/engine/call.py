@@ -27,6 +27,7 @@ class EngineCall:
         self._hangup: HangupEvent | None = None
         self._transfer: asyncio.Future[TransferResult] | None = None
         self.digits: list[DigitEvent] = []  # every digit received, for logs and tests
+        self.started_at = engine.now()
         media.set_dtmf_handler(self._on_rfc4733)
 
     # ------------------------------------------------------------------ ivr.app.Call

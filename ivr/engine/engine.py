@@ -38,6 +38,7 @@ from ivr.engine.model import (
 from ivr.engine.registrar import Registrar
 from ivr.engine.sipmsg import ACCEPT, ALLOW, SUPPORTED, response_dest, uri_dest
 from ivr.engine.uac import new_uac
+from ivr.engine.upstream import Outgoing, UpstreamRegistrar
 from ivr.media import AsyncioClock, MediaBridge, MediaError, MediaSession, Pacer
 from ivr.net import Endpoint, NetStats, SipTransports, reactor_for_loop
 from ivr.sip import Request, Response, SipParseError, StreamFramer, make_response, new_call_id, new_tag, parse_message
@@ -62,6 +63,9 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.on_call_started: Callable[[EngineCall], None] | None = None  # hook for tests / monitoring
+        self.upstream: UpstreamRegistrar | None = None
+        self._upstream_timer: asyncio.TimerHandle | None = None
+        self._housekeeping: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -87,7 +91,42 @@ class Engine:
         )
         self.port = self.transports.listen(self.config.host, self.config.port, list(self.config.transports))
         log.info("SIP listening on %s:%d (%s)", self.config.host, self.port, "/".join(self.config.transports))
+        up = self.config.upstream
+        if up.enabled:
+            transport = "udp" if "udp" in self.config.transports else "tcp"
+            contact = self._contact(up.username, transport)
+            self.upstream = UpstreamRegistrar(up, contact, self.public_host, self.port, t1=self.config.timers.t1)
+            self._send_upstream(self.upstream.start(self.now()))
+        self._housekeeping = loop.call_later(1.0, self._housekeep)
         return self.port
+
+    def _send_upstream(self, outgoing: list[Outgoing]) -> None:
+        assert self.transports is not None and self._loop is not None
+        for item in outgoing:
+            self.transports.send(item.request.to_bytes(), item.dest)
+        if self._upstream_timer is not None:
+            self._upstream_timer.cancel()
+            self._upstream_timer = None
+        upstream = self.upstream
+        if upstream is not None and upstream.next_at is not None:
+            self._upstream_timer = self._loop.call_at(
+                upstream.next_at, lambda: self._send_upstream(upstream.on_tick(self.now()))
+            )
+
+    def _housekeep(self) -> None:
+        """Once a second: hang up calls without RTP for ``rtp_timeout`` or older than ``max_call_seconds``."""
+        assert self._loop is not None
+        now = self.now()
+        timers = self.config.timers
+        for call in list(self.calls.values()):
+            if call.ended or call.state.phase not in ("answering", "confirmed"):
+                continue
+            last_rtp = call.media.last_rtp_at or call.started_at
+            if timers.rtp_timeout > 0 and now - last_rtp > timers.rtp_timeout:
+                self.feed(call, HangupCmd(now, "rtp_timeout"))
+            elif now - call.started_at > timers.max_call_seconds:
+                self.feed(call, HangupCmd(now, "max_duration"))
+        self._housekeeping = self._loop.call_later(1.0, self._housekeep)
 
     async def stop(self, grace: float = 2.0) -> None:
         """Hang up every call (BYE / final response), wait up to ``grace`` s for them to end, close sockets."""
@@ -97,6 +136,12 @@ class Engine:
         deadline = self.now() + grace
         while any(c.state.phase not in ("ended",) for c in self.calls.values()) and self.now() < deadline:
             await asyncio.sleep(0.05)
+        if self.upstream is not None and self.upstream.registered:
+            self._send_upstream(self.upstream.unregister(self.now()))
+        for handle in (self._upstream_timer, self._housekeeping):
+            if handle is not None:
+                handle.cancel()
+        self._upstream_timer = self._housekeeping = None
         for task in list(self._tasks):
             task.cancel()
         for call in list(self.calls.values()):
@@ -134,8 +179,8 @@ class Engine:
             self.feed(call, Incoming(message, source, self.now()))
         elif isinstance(message, Request):
             self._out_of_dialog(message, source)
-        elif isinstance(message, Response):
-            self.registrar.on_response(message, self)
+        elif isinstance(message, Response) and self.upstream is not None:
+            self._send_upstream(self.upstream.on_response(message, self.now()))
 
     def _reply(
         self,

@@ -7,15 +7,12 @@ agents from the config are always resolvable.  ``on_register`` is pure apart fro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from config.ivr import IvrConfig
 from ivr.net.transport import Endpoint
-from ivr.sip import Request, Response, SipParseError, parse_name_addr, parse_uri
+from ivr.sip import Request, SipParseError, parse_name_addr, parse_uri
 from ivr.sip.auth import DigestServer
-
-if TYPE_CHECKING:
-    from ivr.engine.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,6 @@ class Registrar:
         self.store: BindingStore = store or MemoryBindingStore()
         self.users = {u.username: u.password for u in config.registrar_users}
         self.digest = DigestServer(config.realm)
-        self.upstream: object | None = None  # set by the upstream registration client
 
     def lookup(self, aor: str, now: float) -> str | None:
         user = aor_user(aor)
@@ -123,9 +119,3 @@ class Registrar:
             if not any(binding.contact in v for _, v in granted):
                 granted.append(("Contact", f"<{binding.contact}>;expires={int(binding.expires_at - now)}"))
         return 200, "OK", granted
-
-    def on_response(self, resp: Response, engine: Engine) -> None:
-        """A response outside any call: for the upstream registration client, if any."""
-        handler = getattr(self.upstream, "on_response", None)
-        if handler is not None:
-            handler(resp)

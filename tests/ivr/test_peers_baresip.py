@@ -46,7 +46,7 @@ def heard(peer: Baresip, what: str = "dec", skip_s: float = 0.0) -> tuple[float,
 def test_call_answered_audio_digits_and_caller_bye(ivr: Ivr, baresips: MakePeer) -> None:
     caller = baresips("caller", user="13800000001")
     caller.start(dial=ivr.uri(), seconds=40)
-    caller.wait_log("Call established", 10)
+    caller.wait_log("Call established")
     record = ivr.record(index=-1)
     assert record.caller == "13800000001" and record.called == "12345"
     wait_until(lambda: record.audio_frames >= 100, 10, what="2 s of the caller's audio at the IVR")
@@ -74,11 +74,11 @@ def test_call_answered_audio_digits_and_caller_bye(ivr: Ivr, baresips: MakePeer)
 def test_ivr_hangs_up_with_bye(ivr: Ivr, baresips: MakePeer) -> None:
     caller = baresips("caller2")
     caller.start(dial=ivr.uri(), seconds=30)
-    caller.wait_log("Call established", 10)
+    caller.wait_log("Call established")
     record = ivr.record(index=-1)
     wait_until(lambda: record.audio_frames >= 25, 10, what="audio")
     caller.press("0")  # the test app hangs up on 0
-    caller.wait_log("terminated", 10)
+    caller.wait_call_end()
     assert record.hangup == ("local", False)
     wait_until(lambda: ivr.live_calls() == 0, 5, what="the call to be gone from the engine")
 
@@ -91,16 +91,16 @@ def test_refer_lands_caller_at_agent(ivr: Ivr, baresips: MakePeer, tmp_path_fact
     ivr.app.agent = agent.uri
     caller = baresips("caller3")
     caller.start(dial=ivr.uri(), seconds=40)
-    caller.wait_log("Call established", 10)
+    caller.wait_log("Call established")
     record = ivr.record(index=-1)
     wait_until(lambda: record.audio_frames >= 50, 10, what="audio")
     caller.press("9")  # the test app transfers on 9
     wait_until(lambda: record.transfer is not None, 15, what="the transfer result")
     assert record.transfer == {"accepted": True, "succeeded": True, "status": 200}
-    agent.wait_log("Call established", 10)
+    agent.wait_log("Call established")
     time.sleep(2.5)  # let audio flow both ways between caller and agent
     caller.hangup()
-    agent.wait_log("terminated", 10)
+    agent.wait_call_end()
     caller.stop()
     agent.stop()
     agent_freq, agent_active, *_ = heard(agent)  # the agent hears the caller's 1 kHz
@@ -117,16 +117,16 @@ def test_bridge_caller_and_dialed_agent(ivr: Ivr, baresips: MakePeer, tmp_path_f
     ivr.app.agent = agent.uri
     caller = baresips("caller4")
     caller.start(dial=ivr.uri(), seconds=40)
-    caller.wait_log("Call established", 10)
+    caller.wait_log("Call established")
     record = ivr.record(index=-1)
     wait_until(lambda: record.audio_frames >= 50, 10, what="audio")
     caller.press("8")  # the test app dials the agent and bridges on 8
     wait_until(lambda: record.bridged or record.dial_error is not None, 15, what="the bridge")
     assert record.bridged, record.dial_error
-    agent.wait_log("Call established", 10)
+    agent.wait_log("Call established")
     time.sleep(2.5)
     caller.hangup()
-    agent.wait_log("terminated", 10)  # the IVR hangs up the agent leg when the caller leaves
+    agent.wait_call_end()  # the IVR hangs up the agent leg when the caller leaves
     wait_until(lambda: ivr.live_calls() == 0, 5, what="both legs to end")
     caller.stop()
     agent.stop()

@@ -215,8 +215,13 @@ snd_path {self.rec_dir}
         except FileNotFoundError:
             return ""
 
-    def wait_log(self, text: str, timeout: float = 10.0) -> None:
-        wait_until(lambda: text in self.log(), timeout, what=f"{text!r} in {self.user}'s log")
+    def wait_log(self, *texts: str, timeout: float = 10.0) -> None:
+        """Wait until any of ``texts`` shows in baresip's (unbuffered) log."""
+        wait_until(lambda: any(t in self.log() for t in texts), timeout, what=f"{texts!r} in {self.user}'s log")
+
+    def wait_call_end(self, timeout: float = 10.0) -> None:
+        """The remote ended the call (baresip logs either line, depending on timing)."""
+        self.wait_log("session closed", "terminated", timeout=timeout)
 
     def console(self, text: str) -> None:
         """Send keys or a /command to baresip's UDP console."""
@@ -320,3 +325,34 @@ def run_sipp(
     return SippResult(
         proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"), messages
     )
+
+
+class SippServer:
+    """SIPp waiting for requests (UAS mode) on its own port, e.g. as a PBX registrar; ``wait()`` for its result."""
+
+    def __init__(self, scenario: str, workdir: Path, *, calls: int = 1, timeout: float = 30.0) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.msg_file = workdir / f"{Path(scenario).stem}-messages.log"
+        args = [
+            "sipp", "-sf", str(PEERS_DIR / scenario), "-i", LOOPBACK, "-p", str(self.port), "-m", str(calls),
+            "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error", "-trace_msg",
+            "-message_file", str(self.msg_file), "-mi", LOOPBACK, "-mp", str(free_port_block(4)),
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, TERM="dumb")
+        )
+        self.timeout = timeout
+
+    def wait(self) -> SippResult:
+        try:
+            out, err = self.proc.communicate(timeout=self.timeout + 15)
+        finally:
+            self.stop()
+        messages = self.msg_file.read_text(errors="replace") if self.msg_file.exists() else ""
+        return SippResult(self.proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), messages)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
