@@ -166,6 +166,10 @@ class PromptService:
             out.append(Rendered(pid, source, len(pcm) / 16000, len(pcm)))
         return out
 
+    def check(self) -> str:
+        """Fail fast at start-up: the voice exists and speaks Mandarin (VoiceError otherwise); returns its id."""
+        return self.tts.check()
+
     def recording_path(self, prompt: Prompt) -> Path | None:
         return self.recordings_dir / prompt.audio if prompt.audio else None
 

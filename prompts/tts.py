@@ -53,6 +53,10 @@ class Synthesizer(Protocol):
 
     def synthesize(self, text: str) -> tuple[npt.NDArray[np.float32], int]: ...
 
+    def check(self) -> str:
+        """Resolve the voice without synthesizing (VoiceError if it is missing or not Mandarin)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -65,6 +69,7 @@ def espeak_version() -> str:
         return "espeak-ng ?"
 
 
+@lru_cache(maxsize=8)
 def _pkg_version(name: str) -> str:
     try:
         return version(name)
@@ -106,7 +111,6 @@ class EspeakTTS:
         self._lock = threading.Lock()
         self._proc: _Proc | None = None
         self._count = 0
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="hotline-tts-"))
 
     @property
     def identity(self) -> str:
@@ -208,7 +212,7 @@ class EspeakTTS:
     def synthesize(self, text: str) -> tuple[npt.NDArray[np.float32], int]:
         """Samples in [-1, 1] and their rate (22,050 Hz with espeak-ng); raises TTSError / VoiceError."""
         with self._lock:
-            path = self._tmpdir / f"utt-{os.getpid()}-{threading.get_ident()}.wav"
+            path = Path(tempfile.gettempdir()) / f"hotline-tts-{os.getpid()}-{id(self):x}.wav"
             started = time.perf_counter()
             resp = self._request(
                 {
@@ -237,7 +241,3 @@ class EspeakTTS:
     def close(self) -> None:
         with self._lock:
             self._kill()
-        try:
-            self._tmpdir.rmdir()
-        except OSError:
-            pass

@@ -202,7 +202,7 @@ def test_unknown_or_non_mandarin_voice_is_a_clear_error_and_no_audio(tmp_path: P
         with pytest.raises(VoiceError, match=re.escape(voice)):
             svc.audio("greeting")
         with pytest.raises(VoiceError):
-            svc.tts.check()  # type: ignore[attr-defined]
+            svc.check()
         assert svc.tts.synth_count == 0
         assert not list((tmp_path / "cache").rglob("*.pcm"))
     finally:
@@ -219,6 +219,14 @@ def test_voice_reads_mandarin_never_english(rendered: tuple[PromptService, list[
     assert "(en)" in tts.phonemes("nin2 hao3", "sit/cmn")  # why 'sit/cmn' is refused
     with pytest.raises(TTSError, match="switch language"):
         tts.synthesize("hello world")
+    lenient = EspeakTTS("sit/cmn", accept=["cmn"])  # even if an operator allows 'cmn', no English comes out
+    try:
+        with pytest.raises(TTSError, match="switch language"):
+            lenient.synthesize("nin2 hao3")
+        assert lenient.synth_count == 0
+    finally:
+        lenient.close()
+    assert svc.check() == "sit/cmn-latn-pinyin"
 
 
 def test_characters_input_mode_also_speaks(tmp_path: Path) -> None:
