@@ -167,8 +167,8 @@ class Classifier:
     def _emergency(self, text: str, by_label: dict[str, list[Hit]],
                    ranked: list[_Scored]) -> Classification | None:
         cues = {k: by_label.get(f"cue:{k}", []) for k in ("neg", "past", "hyp", "now")}
-        current: list[tuple[float, int, Hit]] = []
-        discounted: list[tuple[float, int, Hit]] = []
+        current: list[tuple[float, int, Hit, bool]] = []
+        discounted: list[tuple[float, int, Hit, bool]] = []
         for label, hits in by_label.items():
             if not label.startswith("em:") or label.endswith(":x"):
                 continue
@@ -184,28 +184,29 @@ class Classifier:
                     conf = 0.95
                 else:
                     conf = 0.6 if short else (0.75 if h.quality >= PINYIN else 0.65)
-                entry = (conf, _PRIORITY.index(rid), h)
+                entry = (conf, _PRIORITY.index(rid), h, strength == "strong")
                 (current if ctx == "current" else discounted).append(entry)
         best_other = ranked[0].score if ranked else 0.0
         if current:
-            conf, _, hit = max(current, key=lambda e: (e[0], -e[1]))
+            conf, _, hit, _ = max(current, key=lambda e: (e[0], e[3], -e[1]))
             rid = hit.label.split(":")[1]
-            distinct = _greedy([h for _, _, h in current if h.label.split(":")[1] == rid])[1]
-            if conf <= 0.6 and len(distinct) >= 2:  # two different weak signs of the same emergency
-                conf = 0.7
-            weak_only = conf <= 0.6
-            if weak_only and best_other >= _WEAK_OVERRIDE:
-                return None
+            if not any(e[3] for e in current):
+                distinct = _greedy([h for _, _, h, _ in current if h.label.split(":")[1] == rid])[1]
+                if len(distinct) >= 2:  # two different weak signs of the same emergency
+                    conf = 0.7
+                elif best_other >= _WEAK_OVERRIDE:  # one weak sign inside a clear in-scope/out-of-scope matter
+                    return None
             return self._em_result(text, hit, conf, current)
         if discounted and best_other < self.policy.min_score:
-            conf, _, hit = max(discounted, key=lambda e: (e[0], -e[1]))
+            conf, _, hit, _ = max(discounted, key=lambda e: (e[0], e[3], -e[1]))
             return self._em_result(text, hit, min(conf, 0.5), discounted)
         return None
 
-    def _em_result(self, text: str, hit: Hit, conf: float, all_hits: list[tuple[float, int, Hit]]) -> Classification:
+    def _em_result(self, text: str, hit: Hit, conf: float,
+                   all_hits: list[tuple[float, int, Hit, bool]]) -> Classification:
         rid = hit.label.split(":")[1]
         em = self._em[rid]
-        evidence = tuple(dict.fromkeys(h.evidence for c, _, h in sorted(all_hits, key=lambda e: -e[0])
+        evidence = tuple(dict.fromkeys(h.evidence for _c, _p, h, _s in sorted(all_hits, key=lambda e: -e[0])
                                        if h.label.split(":")[1] == rid))
         return Classification(text=text, disposition="emergency", channel=em.channel, rule=rid, confidence=conf,
                               evidence=evidence, request_type="求助", confirm=conf < em.confirm_below)

@@ -62,7 +62,8 @@ class _Lit:
         chars = normalise_literal(text)
         syl = literal_syllables(chars)
         n = len(chars)
-        ok = term.pinyin and n >= max(2, term.pinyin_min)
+        content = sum(c not in _FUNCTION_CHARS for c in chars)  # 烧了 is one syllable of evidence, not two
+        ok = term.pinyin and n >= max(2, term.pinyin_min) and content >= 2
         return cls(chars, syl, tuple(fuzzy(s) for s in syl), ok, ok and n >= 4)
 
     def at(self, utt: Prepared, i: int) -> float:
@@ -72,7 +73,7 @@ class _Lit:
         if utt.text.startswith(self.chars, i):
             return CHAR
         if self.pinyin and all(self.syl[j] in utt.readings[i + j] for j in range(n)):
-            if n == 2 and self._suspect(utt.text[i : i + 2]):
+            if self._suspect(utt.text[i : i + n]):
                 return 0.0
             return PINYIN
         if self.fuzzy and all(self.fsyl[j] in utt.fuzzy[i + j] for j in range(n)):
@@ -80,8 +81,8 @@ class _Lit:
         return 0.0
 
     def _suspect(self, chars: str) -> bool:
-        """A two-character pinyin-only match that is a known word or swaps in a function character."""
-        if is_known_word(chars):
+        """A pinyin-only match that swaps in a function character, or a two-character one that is a known word."""
+        if len(chars) == 2 and is_known_word(chars):
             return True
         return any(c != k and c in _FUNCTION_CHARS for c, k in zip(chars, self.chars, strict=True))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pypinyin import Style, lazy_pinyin, pinyin
@@ -71,9 +72,24 @@ def literal_syllables(literal: str) -> tuple[str, ...]:
     return tuple(min(readings(ch)) for ch in literal)
 
 
+@lru_cache(maxsize=1)
+def _two_char_words() -> frozenset[str]:
+    """Two-character words of jieba's dictionary (only the word list is used, not the segmenter)."""
+    try:
+        import jieba
+    except ImportError:  # the phrase list of pypinyin still covers the commonest collisions
+        return frozenset()
+    path = Path(jieba.__file__).resolve().parent / "dict.txt"
+    try:
+        with path.open(encoding="utf-8") as f:
+            return frozenset(w for w in (line.split(" ", 1)[0] for line in f) if len(w) == 2)
+    except OSError:
+        return frozenset()
+
+
 def is_known_word(chars: str) -> bool:
-    """True when ``chars`` is a word of pypinyin's phrase list (so a pinyin-only match is a different word)."""
-    return chars in PHRASES_DICT
+    """True when ``chars`` is a dictionary word, so a pinyin-only match there is a different word (大家 ≠ 打架)."""
+    return chars in PHRASES_DICT or chars in _two_char_words()
 
 
 @dataclass(frozen=True)
