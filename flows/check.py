@@ -75,7 +75,7 @@ def expand(prompt_id: str) -> list[str]:
 def reachable(flow: Flow) -> set[str]:
     seen: set[str] = set()
     todo = [flow.start, *([flow.on_error] if flow.on_error else []), *flow.globals.keypad.values(),
-            *flow.globals.words.values()]
+            *flow.globals.words.values(), *([flow.globals.emergency] if flow.globals.emergency else [])]
     while todo:
         name = todo.pop()
         if name in seen or name not in flow.nodes:

@@ -300,10 +300,12 @@ def parse_flow(text: str, file: str) -> Flow:
     on_error = str(r.scalar(top["on_error"][1], None, "on_error")) if "on_error" in top else None
     globs = Globals()
     if "globals" in top:
-        gvals: dict[str, dict[str, str]] = {}
+        gvals: dict[str, Any] = {}
         for key, knode, vnode in r.mapping(top["globals"][1], None, "globals"):
             if key in ("keypad", "words"):
                 gvals[key] = r.str_map(vnode, None, f"globals.{key}")
+            elif key == "emergency":
+                gvals[key] = r.scalar(vnode, None, "globals.emergency")
             else:
                 r.fail(knode, None, f"globals: unknown field {key!r}")
         globs = Globals(**gvals)
@@ -325,7 +327,8 @@ def _check_targets(r: _Reader, nodes: dict[str, Node], top: dict[str, tuple[yaml
         r.fail(top["start"][1], None, f"start: no node named {start!r}")
     if on_error is not None and on_error not in nodes:
         r.fail(top["on_error"][1], None, f"on_error: no node named {on_error!r}")
-    for key, target in [*globs.keypad.items(), *globs.words.items()]:
+    extra = [("emergency", globs.emergency)] if globs.emergency else []
+    for key, target in [*globs.keypad.items(), *globs.words.items(), *extra]:
         if target not in nodes:
             r.fail(top["globals"][1], None, f"globals {key!r}: no node named {target!r}")
     for node in nodes.values():

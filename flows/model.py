@@ -105,6 +105,7 @@ class Globals:
 
     keypad: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     words: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    emergency: str | None = None  # node for an emergency heard in any later free answer (never missed mid-call)
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,8 @@ def step(state: State, event: Event) -> Result:
     if isinstance(event, Hangup):
         return _caller_gone(state, event.reason)
     if isinstance(event, Started):
+        if state.phase != "new":
+            return state, []
         variables = {"caller": event.caller, "mode": "speech" if event.speech else "dtmf"}
         state = replace(state, call_id=event.call_id, caller=event.caller, speech=event.speech, vars=variables)
         return _enter(state, state.flow.start, [])
@@ -271,6 +273,10 @@ def _answer(state: State, node: Node, event: Recognized | Digits | NoInput | NoM
         state = replace(state, transcript=(*state.transcript, ("caller", event.text)))
     if isinstance(event, Digits):
         state = replace(state, transcript=(*state.transcript, ("caller", f"按键 {event.digits}")))
+    if isinstance(event, Recognized) and event.text.strip():
+        interrupted = _emergency_heard(state, node, event.text)
+        if interrupted is not None:
+            return interrupted
     outcome = interpret(node, event, state.vars, state.flow.globals, state.caller)
     if outcome.target is None:  # no input / no match: reprompt, then the fallback
         attempts = state.attempts + 1
@@ -285,6 +291,29 @@ def _answer(state: State, node: Node, event: Recognized | Digits | NoInput | NoM
             return _enter(state, node.fallback or "", actions)
         return replace(state, attempts=attempts, phase="listening"), [*actions, listen]
     return _enter(replace(state, vars={**state.vars, **outcome.values}), outcome.target, [])
+
+
+def _emergency_heard(state: State, node: Node, text: str) -> Result | None:
+    """An emergency said in a later free answer (收集地址时"楼下着火了") goes to the emergency path at once."""
+    target = state.flow.globals.emergency
+    kind = node.listen.kind if node.listen else "free"
+    if target is None or state.ctx.classifier is None or node.type not in ("ask", "collect"):
+        return None
+    if kind not in ("free", "address", "time") or state.vars.get("disposition") == "emergency":
+        return None
+    following = state.flow.nodes.get(node.next or "")
+    if following is not None and following.type == "classify":
+        return None  # the answer is classified next anyway
+    try:
+        result = state.ctx.classifier.classify(text)
+    except Exception:
+        return None
+    if result.disposition != "emergency":
+        return None
+    probe = Node(name=node.name, type="classify", line=node.line, routes={"emergency": target})
+    variables = {**state.vars, "utterance": f"{state.vars.get('utterance', '')} {text}".strip()}
+    state, _ = _classify(replace(state, vars=variables), probe)
+    return _enter(state, target, [])
 
 
 # ---- errors and hang-up -----------------------------------------------------------------------------------

@@ -289,3 +289,12 @@ def test_stale_prompt_done_after_barge_in_does_not_skip_a_prompt() -> None:
     assert actions == []
     state, actions = step(state, Hangup())
     assert state.finished and step(state, Recognized("x")) == (state, [])
+
+
+def test_an_emergency_mentioned_mid_collection_goes_to_the_emergency_path() -> None:
+    sim = make_sim()
+    sim.turn("路灯坏了")
+    sim.turn("城东区")
+    out = sim.turn("哎呀等一下 楼下着火了")
+    assert "urgency=emergency" in out[0] and any(line.startswith("transfer emergency sip:119") for line in out)
+    assert "路灯坏了" in sim.orders[0][1].content and "着火" in sim.orders[0][1].content
