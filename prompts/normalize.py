@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-NORMALIZER_VERSION = "3"
+NORMALIZER_VERSION = "4"
 
 DIGITS = "零一二三四五六七八九"
 PHONE_DIGITS = "零幺二三四五六七八九"
@@ -154,7 +154,7 @@ def _time(hour: int, minute: int) -> str:
 _D = r"(?<![0-9A-Za-z.])"  # start of a number token
 _E = r"(?![0-9A-Za-z])"  # end of a number token
 
-_NOT_MEASURE = r"(?!\s*[个元块万千百人户平米年月日天号次分秒岁栋层家条件名位辆斤公])"
+_NOT_MEASURE = r"(?!\s*(?:[个元块万千百人户米年月日天号次分秒岁栋层家条件名位辆斤]|平方|公里|公斤))"
 
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # dates: 2026年11月28日 / 2026-11-28 / 2026/11/28 / 2026.11.28

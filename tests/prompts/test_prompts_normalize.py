@@ -22,6 +22,8 @@ from prompts.pinyin import to_pinyin
             "纪检监察幺二三八八，法律援助幺二三四八，消费者投诉幺二三幺五",
         ),
         ("我的电话是13812345678", "我的电话是幺三八，幺二三四，五六七八"),
+        ("通过全国12315平台投诉", "通过全国幺二三幺五平台投诉"),
+        ("拨打12348公共法律服务热线", "拨打幺二三四八公共法律服务热线"),
         ("手机 +86 139-1000-2000", "手机 幺三九，幺零零零，二零零零"),
         ("座机010-62345678", "座机零幺零，六二三四五六七八"),
         ("热线400-810-1234", "热线四零零，八幺零，幺二三四"),
@@ -142,3 +144,20 @@ def test_pinyin_uses_phrase_readings_and_neutral_tone_five() -> None:
 )  # fmt: skip
 def test_yi_and_bu_sandhi(text: str, pinyin: str) -> None:
     assert to_pinyin(text) == pinyin
+
+
+def test_every_service_number_in_the_catalogue_is_read_digit_by_digit() -> None:
+    from prompts.catalogue import Catalogue
+    from prompts.normalize import SERVICE_NUMBERS, spell
+    from prompts.service import PACKAGE_DIR
+
+    cat = Catalogue.load(PACKAGE_DIR / "catalogue")
+    checked = 0
+    for pid in cat.ids():
+        text = cat.get(pid).text
+        spoken = normalize(text)
+        for number in SERVICE_NUMBERS:
+            if re.search(rf"(?<!\d){number}(?!\d)", text):
+                assert spell(number) in spoken, (pid, number, spoken)
+                checked += 1
+    assert checked >= 5
