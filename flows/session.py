@@ -259,6 +259,11 @@ class _Session:
         if gen == self.gen and not self.keys.active:
             self._put(NoInput(), gen)
 
+    async def _arm_later(self, gen: int, action: Listen, delay: float) -> None:
+        await self.clock.sleep(delay)
+        if gen == self.gen and self.listener is not None and not self.keys.active:
+            self.listener.listen(action.spec, self.clock.now())
+
     async def _watchdog(self) -> None:
         await self.clock.sleep(self.deps.max_call_seconds)
         self._put(Failed("call too long"))
@@ -327,8 +332,11 @@ class _Session:
         self.keys.arm(action.keypad)
         remaining = max(0.0, self.playing_until - self.clock.now())
         if action.speech and self.listener is not None:
-            spec = replace(action.spec, no_input_timeout=action.spec.no_input_timeout + remaining)
-            self.listener.listen(spec, self.clock.now())
+            if action.spec.barge_in or remaining == 0:
+                spec = replace(action.spec, no_input_timeout=action.spec.no_input_timeout + remaining)
+                self.listener.listen(spec, self.clock.now())
+            else:  # the prompt may not be interrupted: listen once it has been played
+                self.input_timer = self._spawn(self._arm_later(self.gen, action, remaining))
         else:
             timeout = action.keypad.first_digit_timeout if action.keypad else action.spec.no_input_timeout
             self.input_timer = self._spawn(self._no_input_timeout(self.gen, timeout + remaining))

@@ -216,11 +216,13 @@ class FakeListener:
     def __init__(self) -> None:
         self.events: asyncio.Queue[speech_api.SpeechEvent] = asyncio.Queue()
         self.armed: ListenSpec | None = None
+        self.armed_at: list[tuple[float, ListenSpec]] = []
         self.frames = 0
         self.closed = False
 
     def listen(self, spec: ListenSpec, now: float) -> None:
         self.armed = spec
+        self.armed_at.append((now, spec))
 
     def cancel(self) -> None:
         self.armed = None

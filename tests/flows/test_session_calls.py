@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from flows.events import Play, Transfer
-from flows.loader import load_flow
+from flows.loader import load_flow, parse_flow
 from flows.runner import ChannelRoute, Context
 from flows.session import CallReport, LoopClock, SessionDeps, run_call_report
 from flows.testing import (
@@ -194,3 +194,27 @@ def test_watchdog_sends_an_overlong_call_to_the_error_path() -> None:
     asyncio.run(asyncio.wait_for(run_call_report(call, deps), 20))
     played = [a.prompt_id for a in caller.actions if isinstance(a, Play)]
     assert "error.system" in played and handoff.transfers
+
+
+def test_listening_starts_after_a_prompt_that_may_not_be_interrupted() -> None:
+    flow = parse_flow("""\
+flow: t
+start: q
+nodes:
+  q: {type: ask, prompt: open_question, barge_in: false, store: utterance, fallback: bye, next: bye}
+  bye: {type: hangup, prompt: goodbye}
+""", "t.yaml")
+    clock = VirtualClock()
+    call = FakeCall(clock)
+    speech = FakeSpeech(True)
+    caller = ScriptedCaller(call, speech, [("say", "你好")], clock)
+    deps = SessionDeps(prompts=FakePrompts(seconds=2.0), handoff=FakeHandoff(), speech=speech, clock=clock,
+                       contexts=lambda: Context(flow, FakeClassifier(), ROUTES), observer=caller.observe,
+                       render_in_thread=False)
+    asyncio.run(asyncio.wait_for(run_call_report(call, deps), 20))
+    (armed_at, spec), = speech.listener.armed_at
+    assert armed_at == 2.0 and spec.no_input_timeout == 6.0 and (32000, False) in call.played
+    # a barge-in prompt arms at once, its no-input timer stretched by the prompt still to play
+    run = Run([("hangup", "")])
+    _, first_spec = run.speech.listener.armed_at[0]
+    assert first_spec.barge_in and first_spec.no_input_timeout > 8.0
