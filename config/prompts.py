@@ -17,6 +17,7 @@ class PromptsConfig(BaseModel):
     rate: int = Field(default=170, ge=80, le=450)  # espeak words per minute (~3.8 syllables/s at 170)
     volume: float = Field(default=1.0, gt=0.0, le=1.0)
     peak_dbfs: float = Field(default=-3.0, ge=-30.0, le=0.0)  # synthesized speech is scaled to this peak
+    lead_silence_ms: int = Field(default=100, ge=0, le=2000)  # silence before synthesized speech
     memory_cache_mb: float = Field(default=64.0, ge=0.0)
     synth_timeout: float = Field(default=30.0, gt=0.0)  # seconds before a stuck TTS worker is killed
     hold_music_seconds: float = Field(default=30.0, ge=1.0, le=600.0)

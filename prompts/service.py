@@ -21,7 +21,7 @@ from config import load_config
 from config.prompts import PromptsConfig
 from ivr.app import FRAME_BYTES
 from prompts.api import UnknownPrompt
-from prompts.audio import AudioError, Encoding, encode, read_wav, telephone
+from prompts.audio import TELEPHONE_RATE, AudioError, Encoding, encode, read_wav, telephone
 from prompts.cache import DiskCache, MemoryLRU, cache_key
 from prompts.catalogue import Catalogue, Prompt
 from prompts.holdmusic import HOLD_MUSIC_VERSION, hold_music
@@ -67,6 +67,7 @@ class PromptService:
         peak_dbfs: float | None = -3.0,
         memory_bytes: int = 64 << 20,
         hold_music_seconds: float = 30.0,
+        lead_silence_ms: int = 100,
     ) -> None:
         self.catalogue = catalogue
         self.tts = tts
@@ -76,6 +77,7 @@ class PromptService:
         self.text_input = text_input
         self.peak_dbfs = peak_dbfs
         self.hold_music_seconds = hold_music_seconds
+        self.lead_silence_ms = lead_silence_ms
         self._render_lock = threading.RLock()
         self.last_source: Source | None = None
 
@@ -93,6 +95,7 @@ class PromptService:
             peak_dbfs=cfg.peak_dbfs,
             memory_bytes=int(cfg.memory_cache_mb * (1 << 20)),
             hold_music_seconds=cfg.hold_music_seconds,
+            lead_silence_ms=cfg.lead_silence_ms,
         )
 
     # -- PromptSource -------------------------------------------------------------------------------------------
@@ -188,7 +191,10 @@ class PromptService:
         return prompt.fill({name: normalize_slot(str(values[name]), kinds[name]) for name in values if name in kinds})
 
     def _tts_key(self, raw: str) -> str:
-        return cache_key(raw, self.tts.identity, self.text_input, NORMALIZER_VERSION, PYPINYIN_VERSION)
+        return cache_key(
+            raw, self.tts.identity, self.text_input, NORMALIZER_VERSION, PYPINYIN_VERSION, str(self.peak_dbfs),
+            str(self.lead_silence_ms),
+        )  # fmt: skip
 
     def _generator_key(self) -> str:
         return cache_key("hold_music", HOLD_MUSIC_VERSION, str(self.hold_music_seconds))
@@ -246,7 +252,8 @@ class PromptService:
         if not said.strip(" ,;.?!，。？！、；："):
             raise TTSError(f"nothing speakable in {raw[:60]!r}")
         samples, rate = self.tts.synthesize(said)
-        pcm = frame_pad(telephone(samples, rate, peak_dbfs=self.peak_dbfs))
+        lead = b"\0" * (2 * TELEPHONE_RATE * self.lead_silence_ms // 1000)  # the first syllable is not clipped
+        pcm = frame_pad(lead + telephone(samples, rate, peak_dbfs=self.peak_dbfs))
         self.disk.put(key, pcm)
         return pcm, "tts"
 
