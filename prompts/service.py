@@ -108,7 +108,7 @@ class PromptService:
     def audio(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> bytes:
         prompt = self.catalogue.get(prompt_id)
         values = {name: str((slots or {})[name]) for name in prompt.slot_names if name in (slots or {})}
-        mkey = ("p", prompt_id, tuple(sorted(values.items())))
+        mkey = self._memory_key(prompt_id, values)
         hit = self.memory.get(mkey)
         if hit is not None:
             self.last_source = "memory"
@@ -138,10 +138,18 @@ class PromptService:
         return encode(self.audio(prompt_id, slots), encoding)
 
     async def audio_async(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> bytes:
-        """:meth:`audio` without blocking the event loop (a cache hit returns at once, a miss runs in a thread)."""
+        """:meth:`audio` without blocking the event loop (a memory hit returns at once, the rest runs in a thread)."""
+        prompt = self.catalogue.get(prompt_id)
+        values = {name: str((slots or {})[name]) for name in prompt.slot_names if name in (slots or {})}
+        hit = self.memory.get(self._memory_key(prompt_id, values))
+        if hit is not None:
+            return hit
         return await asyncio.to_thread(self.audio, prompt_id, slots)
 
     async def say_async(self, text: str) -> bytes:
+        hit = self.memory.get(("t", text))
+        if hit is not None:
+            return hit
         return await asyncio.to_thread(self.say, text)
 
     def spoken_text(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> str:
@@ -161,11 +169,11 @@ class PromptService:
                 continue
             with self._render_lock:
                 if force:
-                    self.memory.discard(("p", pid, ()))
+                    self.memory.discard(self._memory_key(pid, {}))
                     for key in self._prompt_keys(prompt):
                         self.disk.delete(key)
                 pcm, source = self._render_prompt(prompt, {})
-                self.memory.put(("p", pid, ()), pcm)
+                self.memory.put(self._memory_key(pid, {}), pcm)
             out.append(Rendered(pid, source, len(pcm) / 16000, len(pcm)))
         return out
 
@@ -186,6 +194,10 @@ class PromptService:
         self.close()
 
     # -- rendering ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _memory_key(prompt_id: str, values: Mapping[str, str]) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        return ("p", prompt_id, tuple(sorted(values.items())))
+
     def _fill_spoken(self, prompt: Prompt, values: Mapping[str, str]) -> str:
         kinds = dict(prompt.slots)
         return prompt.fill({name: normalize_slot(str(values[name]), kinds[name]) for name in values if name in kinds})

@@ -35,6 +35,14 @@ from typing import Any, TextIO
 _SWITCH_MARK = "("
 
 
+class VoiceUnavailable(Exception):
+    """The requested voice is not installed or does not speak an accepted language."""
+
+
+class EngineStuck(RuntimeError):
+    """espeak-ng did not finish an utterance: the worker answers, then exits so that a fresh one is started."""
+
+
 class _Worker:
     def __init__(self) -> None:
         import pyttsx3
@@ -78,11 +86,11 @@ class _Worker:
         found = [vid for vid in self.voices if vid == wanted or vid.rsplit("/", 1)[-1] == wanted]
         if not found:
             mandarin = sorted(vid for vid, langs in self.voices.items() if any("cmn" in x for x in langs))
-            raise LookupError(f"voice {voice!r} is not installed in espeak-ng (Mandarin voices here: {mandarin})")
+            raise VoiceUnavailable(f"voice {voice!r} is not installed in espeak-ng (Mandarin voices here: {mandarin})")
         vid = found[0]
         langs = self.voices[vid]
         if accept and not any(lang in accept for lang in langs):
-            raise LookupError(
+            raise VoiceUnavailable(
                 f"voice {vid!r} speaks {langs}, not one of {accept}: it would not read the text as Mandarin "
                 "(Debian's 'sit/cmn' reads Latin letters and tone digits in English; use 'sit/cmn-latn-pinyin')"
             )
@@ -98,6 +106,13 @@ class _Worker:
         return " ".join(out)
 
     def synth(self, req: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._synth(req)
+        except Exception:
+            self.props = None  # the engine's state is unknown: set every property again next time
+            raise
+
+    def _synth(self, req: dict[str, Any]) -> dict[str, Any]:
         text = str(req["text"])
         path = Path(str(req["path"]))
         if not text.strip():
@@ -121,7 +136,7 @@ class _Worker:
         while not self.completed:
             left = deadline - time.monotonic()
             if left <= 0 or not self.finished.wait(left):
-                raise RuntimeError("espeak-ng did not finish the utterance")
+                raise EngineStuck("espeak-ng did not finish the utterance")
             if not self.completed:  # a spurious "cancelled" from the driver loop; the real end may follow
                 self.finished.clear()
                 deadline = min(deadline, time.monotonic() + 1.0)
@@ -169,12 +184,14 @@ def serve(inp: TextIO, out: TextIO) -> None:
                 resp = worker.phonemes_for(req)
             else:
                 resp = {"ok": False, "error": f"unknown op {req.get('op')!r}", "kind": "request"}
-        except LookupError as exc:
-            resp = {"ok": False, "error": str(exc).strip("'\""), "kind": "voice"}
+        except VoiceUnavailable as exc:
+            resp = {"ok": False, "error": str(exc), "kind": "voice"}
         except Exception as exc:
             resp = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "kind": "synth"}
         out.write(json.dumps(resp, ensure_ascii=False) + "\n")
         out.flush()
+        if resp.get("error", "").startswith(EngineStuck.__name__):
+            return
 
 
 def main() -> None:

@@ -279,3 +279,14 @@ def test_cli_list_render_say(
     assert run("say", "您好", "-o", str(wav), "--encoding", "ulaw") == 0
     assert wav.read_bytes()[20:22] == (7).to_bytes(2, "little")
     assert run("say", "???", "-o", str(wav)) == 1
+
+
+def test_worker_answers_bad_requests_and_keeps_working(rendered: tuple[PromptService, list[Rendered]]) -> None:
+    svc, _ = rendered
+    tts = svc.tts
+    assert isinstance(tts, EspeakTTS)
+    assert tts._request({"op": "nope"}) == {"ok": False, "error": "unknown op 'nope'", "kind": "request"}
+    assert tts._request({"op": "synth", "voice": "sit/cmn-latn-pinyin"})["error"] == "KeyError: 'text'"
+    with pytest.raises(TTSError, match="empty text"):
+        tts.synthesize("   ")
+    assert tts.synthesize("hao3 de5")[1] == 22050  # pyttsx3's espeak driver output rate, read from the file
