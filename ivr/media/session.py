@@ -43,6 +43,8 @@ _SEQ_TS_SSRC = struct.Struct("!HII")
 
 
 class MediaSession:
+    """The RTP media of one call leg; see ivr/media/README.md for the API the engine uses."""
+
     def __init__(
         self,
         *,
