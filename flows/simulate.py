@@ -54,10 +54,16 @@ from flows.runner import Context, State, new_call, step
 TextOf = Callable[[str, Mapping[str, str]], str]
 
 
-def catalogue_texts(directory: Path = CATALOGUE_DIR) -> TextOf:
-    """Prompt text from the catalogue files (the simulator needs no TTS); unknown ids show as [id]."""
+_TEXTS: dict[tuple[tuple[str, int], ...], dict[str, str]] = {}
+
+
+def _load_texts(directory: Path) -> dict[str, str]:
+    files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+    key = tuple((str(f), f.stat().st_mtime_ns) for f in files)
+    if key in _TEXTS:
+        return _TEXTS[key]
     texts: dict[str, str] = {}
-    for file in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+    for file in files:
         try:
             data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
@@ -65,6 +71,14 @@ def catalogue_texts(directory: Path = CATALOGUE_DIR) -> TextOf:
         for pid, entry in (data.get("prompts") or {}).items() if isinstance(data, dict) else []:
             if isinstance(entry, dict) and isinstance(entry.get("text"), str):
                 texts[str(pid)] = entry["text"]
+    _TEXTS.clear()
+    _TEXTS[key] = texts
+    return texts
+
+
+def catalogue_texts(directory: Path = CATALOGUE_DIR) -> TextOf:
+    """Prompt text from the catalogue files (the simulator needs no TTS); unknown ids show as [id]."""
+    texts = _load_texts(directory)
 
     def text_of(prompt_id: str, slots: Mapping[str, str]) -> str:
         template = texts.get(prompt_id)
