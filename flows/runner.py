@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
+from flows import answers
 from flows.draft import build_draft, fill
 from flows.events import (
     Action,
@@ -37,6 +38,7 @@ from flows.model import WAITING_TYPES, Flow, Node
 Phase = Literal["new", "playing", "listening", "order", "transfer", "closing", "done"]
 MAX_HOPS = 64  # immediate transitions per event: a flow loop without a waiting node is an error, not a hang
 MAX_ERRORS = 3
+DETAILED_CHARS = 15  # an opening story this long already describes the problem (no ask.description)
 
 
 class ClassificationLike(Protocol):
@@ -236,6 +238,7 @@ def _classify(state: State, node: Node) -> tuple[State, str]:
         "channel_transfer": "yes" if route is not None and route.transfer else "no",
         "channel_target": route.target if route is not None else channel,
         "clarify_count": str(clarify_count),
+        "detail": "long" if len(answers.core(text)) >= DETAILED_CHARS else "short",
     }
     secondary = getattr(result, "secondary", None)
     if secondary is not None and float(getattr(secondary, "confidence", 0.0)) < state.ctx.split_min_confidence:
