@@ -130,6 +130,7 @@ class _Session:
         self.call_pump: asyncio.Task[None] | None = None
         self.hung_up = asyncio.Event()
         self.state: State | None = None
+        self.slots_used: dict[str, dict[str, str]] = {}  # prompt id -> slots it was last played with
 
     # ---- main loop ------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -161,6 +162,27 @@ class _Session:
             await self.hung_up.wait()
 
     async def emergency_exit(self) -> None:
+        """No flow could run (e.g. no valid flow file): apologise, hand the caller to an agent, else hang up."""
+        if self.call.ended:
+            return
+        self._end_listening()
+        with contextlib.suppress(Exception):
+            self.call.play(self.deps.prompts.audio("error.system"), interruptible=False)
+        try:
+            if self.call_pump is not None:
+                self.call_pump.cancel()
+            draft = OrderDraft(call_id=self.call.call_id, caller_number=self.call.caller,
+                               content="系统故障，来电直接转人工", callback_requested=True)
+            order = await self._guard(self.deps.handoff.create_order(draft))
+            self.report.orders.append(order)
+            outcome = await self.deps.handoff.warm_transfer(self.call, order, draft)
+            self.report.end_reason = f"system error, agent {outcome.status}"
+            if outcome.status == "bridged":
+                while not isinstance(await self.call.next_event(), HangupEvent):
+                    pass
+                return
+        except Exception as exc:
+            log.error("call %s: no agent after a system error: %r", self.call.call_id, exc)
         with contextlib.suppress(Exception):
             if not self.call.ended:
                 await self.call.hangup("error")
@@ -311,6 +333,7 @@ class _Session:
     async def _play(self, action: Play) -> None:
         if self.call.ended:
             return
+        self.slots_used[action.prompt_id] = dict(action.slots)
         if self.deps.render_in_thread:
             audio = await self._guard(asyncio.to_thread(self.deps.prompts.audio, action.prompt_id, action.slots))
         else:
@@ -356,7 +379,7 @@ class _Session:
         for speaker, text in draft.transcript:
             if speaker == "ivr":
                 with contextlib.suppress(Exception):
-                    text = self.deps.prompts.text(text)
+                    text = self.deps.prompts.text(text, self.slots_used.get(text))
             lines.append((speaker, text))
         return replace(draft, transcript=lines)
 

@@ -218,3 +218,16 @@ nodes:
     run = Run([("hangup", "")])
     _, first_spec = run.speech.listener.armed_at[0]
     assert first_spec.barge_in and first_spec.no_input_timeout > 8.0
+
+
+def test_no_valid_flow_at_all_still_hands_the_caller_to_an_agent() -> None:
+    def broken() -> Context:
+        raise RuntimeError("flow file invalid")
+
+    clock = VirtualClock()
+    call = FakeCall(clock)
+    handoff = FakeHandoff()
+    deps = SessionDeps(prompts=FakePrompts(), handoff=handoff, contexts=broken, clock=clock, render_in_thread=False)
+    report = asyncio.run(asyncio.wait_for(run_call_report(call, deps), 20))
+    assert handoff.orders and handoff.transfers and report.end_reason == "system error, agent bridged"
+    assert call.played and call.ended
