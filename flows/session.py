@@ -12,11 +12,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from asr import api as speech_api
 from asr.api import SpeechService
 from bridge.api import Handoff, OrderDraft, OrderRef
+from flows.clock import Clock, LoopClock
 from flows.events import (
     Action,
     CreateOrder,
@@ -45,22 +46,6 @@ from prompts.api import PromptSource
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class LoopClock:
-    """The event loop's monotonic clock (production)."""
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 @dataclass

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from asr import api as speech_api
 from asr.api import ListenSpec, Recognition, SpeechStatus
 from bridge.api import Handoff, OrderDraft, OrderRef, TransferOutcome
+from flows.clock import Clock
 from flows.events import Listen
-from flows.session import Clock
 from ivr.app import (
     SAMPLE_RATE,
     AudioSink,
