@@ -46,6 +46,7 @@ from prompts.api import PromptSource
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+MAX_TYPEAHEAD = 16
 
 
 @dataclass
@@ -115,6 +116,7 @@ class _Session:
         self.call_pump: asyncio.Task[None] | None = None
         self.hung_up = asyncio.Event()
         self.state: State | None = None
+        self.typeahead: list[str] = []
         self.slots_used: dict[str, dict[str, str]] = {}  # prompt id -> slots it was last played with
 
     # ---- main loop ------------------------------------------------------------------------------------
@@ -239,8 +241,12 @@ class _Session:
                 self._put(NoMatch(event.text), self.gen)
 
     def _on_digit(self, digit: str) -> None:
-        if self.listening is None or self.listening.keypad is None:
-            return  # keys while nobody asks: ignored (the runner would ignore them too)
+        if self.listening is None:
+            if len(self.typeahead) < MAX_TYPEAHEAD:  # keys pressed before the question: kept for it
+                self.typeahead.append(digit)
+            return
+        if self.listening.keypad is None:
+            return
         first = not self.keys.active
         done = self.keys.press(digit)
         if first:
@@ -348,6 +354,9 @@ class _Session:
         else:
             timeout = action.keypad.first_digit_timeout if action.keypad else action.spec.no_input_timeout
             self.input_timer = self._spawn(self._no_input_timeout(self.gen, timeout + remaining))
+        typed, self.typeahead = self.typeahead, []
+        for digit in typed:
+            self._on_digit(digit)
 
     def _end_listening(self) -> None:
         self.listening = None

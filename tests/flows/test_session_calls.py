@@ -231,3 +231,23 @@ def test_no_valid_flow_at_all_still_hands_the_caller_to_an_agent() -> None:
     report = asyncio.run(asyncio.wait_for(run_call_report(call, deps), 20))
     assert handoff.orders and handoff.transfers and report.end_reason == "system error, agent bridged"
     assert call.played and call.ended
+
+
+def test_keys_pressed_during_the_greeting_answer_the_menu() -> None:
+    clock = VirtualClock()
+    call = FakeCall(clock)
+    speech = FakeSpeech(False)
+    caller = ScriptedCaller(call, speech, [("keys", "13912345678#"), ("keys", "1")], clock)
+    handoff = FakeHandoff()
+    deps = SessionDeps(prompts=FakePrompts(), handoff=handoff, speech=speech, clock=clock,
+                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), observer=caller.observe,
+                       render_in_thread=False)
+    call.press("3")  # before the first prompt has even played
+
+    async def go() -> None:
+        caller.turns.insert(0, ("silence", ""))  # the menu is answered by the early key, not by this turn
+        await run_call_report(call, deps)
+
+    asyncio.run(asyncio.wait_for(go(), 20))
+    (_, draft), = handoff.orders
+    assert draft.request_type == "投诉" and draft.contact_number == "13912345678"
