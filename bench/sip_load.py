@@ -284,6 +284,7 @@ def analyse_streams(
 class Ivr:
     def __init__(self, workdir: Path, port: int, nice: int) -> None:
         self.stats_path = workdir / "ivr_stats.json"
+        self.stats_path.unlink(missing_ok=True)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench"), str(ROOT), env.get("PYTHONPATH", "")])
         env[STATS_ENV] = str(self.stats_path)

@@ -1,10 +1,10 @@
 """MediaBridge: two media sessions joined inside the process, as a frame router driven by the pacer.
 
 In the pacer's receive phase each leg hands its de-jittered frame to the other leg (transcoded PCMU<->PCMA with
-a byte translation table when the codecs differ, passed through untouched otherwise), and in the send phase the
-other leg sends it.  Bridged audio has a latency of one jitter buffer and no extra frame.  Digits received on
-one leg are re-sent as RFC 4733 events on the other (and still reported to each leg's own DTMF handler).  A
-playback queued on a leg (e.g. a whisper or a beep) takes precedence over the bridged audio while it plays.
+a byte translation table when the codecs differ, passed through untouched otherwise), and in the next tick's
+send phase the other leg sends it: bridged audio has the latency of one jitter buffer plus one frame.  Digits
+received on one leg are re-sent as RFC 4733 events on the other (and still reported to each leg's own DTMF
+handler).  A playback queued on a leg (e.g. a whisper or a beep) takes precedence over the bridged audio while it plays.
 Each leg's own audio sink keeps receiving its audio (recording, ASR).
 """
 

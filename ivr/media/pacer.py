@@ -1,7 +1,8 @@
 """One shared pacer for every media session: ticks on absolute deadlines ``t0 + n * frame``.
 
-Each tick runs two phases over the registered sessions: first every session receives (drains its socket,
-pops one de-jittered frame and hands it to its sink or bridge peer), then every session sends one frame.
+Each tick runs two phases over the registered sessions: first every session sends one frame (right at the
+deadline, so send timing never depends on receive work), then every session receives (drains its socket, pops
+one de-jittered frame and hands it to its sink, or to its bridge peer for that peer's next send).
 Deadlines come from the frame counter, never from "now + 20 ms", so lateness never accumulates into drift; a
 tick that runs late sends all the frames that are due (up to ``max_catchup`` frames; beyond that the frames are
 skipped, counted, and RTP timestamps still advance because they are derived from the frame number).
@@ -138,14 +139,14 @@ class Pacer:
 
     def _run_frame(self, n: int, now: float) -> None:
         sessions = self._snapshot
-        for s in sessions:
+        for s in sessions:  # sends first: their timing must not depend on receive work (sinks, ASR feeding)
             try:
-                s.tick_receive(n, now)
+                s.tick_send(n, now)
             except Exception:
                 self._failed(s)
         for s in sessions:
             try:
-                s.tick_send(n, now)
+                s.tick_receive(n, now)
             except Exception:
                 self._failed(s)
 

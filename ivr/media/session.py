@@ -1,9 +1,9 @@
 """MediaSession: the RTP side of one call leg (UDP socket shell around the sans-IO media cores).
 
-The shared :class:`~ivr.media.pacer.Pacer` drives every session: in the receive phase of a tick the session
+The shared :class:`~ivr.media.pacer.Pacer` drives every session.  In the send phase of a tick the session sends
+exactly one packet: a DTMF event packet, a playback frame, bridged audio, or silence.  In the receive phase it
 drains its non-blocking socket (no per-packet event-loop wake-ups), feeds the jitter buffer and the RFC 4733
-receiver, and pops one frame for its audio sink / bridge peer; in the send phase it sends exactly one packet:
-a DTMF event packet, a playback frame, bridged audio, or silence.  RTP timestamps are derived from the pacer's
+receiver, and pops one frame for its audio sink / bridge peer.  RTP timestamps are derived from the pacer's
 frame number, so they advance 160 per frame even across silence, hold or skipped frames.
 """
 

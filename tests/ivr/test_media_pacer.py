@@ -40,14 +40,14 @@ def test_ticks_on_absolute_deadlines_without_drift() -> None:
     assert pacer.stats.max_lateness == pytest.approx(0.0013)
 
 
-def test_receive_phase_of_all_sessions_runs_before_send_phase() -> None:
+def test_send_phase_of_all_sessions_runs_before_receive_phase() -> None:
     clock = VirtualClock(start=0.0)
     pacer = Pacer(clock)
     log: list[tuple[str, str, int, float]] = []
     pacer.register(Recorder(log, "a"))
     pacer.register(Recorder(log, "b"))
     clock.advance(0.001)
-    assert [(k, w) for k, w, _, _ in log] == [("rx", "a"), ("rx", "b"), ("tx", "a"), ("tx", "b")]
+    assert [(k, w) for k, w, _, _ in log] == [("tx", "a"), ("tx", "b"), ("rx", "a"), ("rx", "b")]
 
 
 def test_catch_up_after_a_stall_sends_due_frames_and_records_lateness() -> None:
