@@ -154,8 +154,11 @@ class VoskListener:
 
     # --- internals ----------------------------------------------------------------------------------------------
     def _frame(self, chunk: bytes, now: float) -> None:
-        voiced = self._vad.speech(chunk)
         phase_before = self._state.phase
+        if phase_before in ("idle", "done"):  # nobody is listening: keep the pre-roll, spend no VAD time
+            self._ring.append(chunk)
+            return
+        voiced = self._vad.speech(chunk)
         utt = self._utt
         if phase_before == "speech" and utt is not None and not utt.ended:
             if voiced or now - self._state.last_voiced < TAIL_KEEP:
