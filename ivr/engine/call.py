@@ -14,13 +14,13 @@ if TYPE_CHECKING:
 
 
 class EngineCall:
-    """A call leg driven by the engine: the SIP state lives in ``state`` (sans-IO), audio in ``media``."""
+    """A call leg driven by the engine: its SIP state lives in the UA core (sans-IO), its audio in ``media``."""
 
-    def __init__(self, engine: Engine, state: CallState, media: MediaSession) -> None:
+    def __init__(self, engine: Engine, call_id: str, media: MediaSession) -> None:
         self.engine = engine
-        self.state = state
+        self._call_id = call_id
+        self._last_state: CallState | None = None
         self.media = media
-        self.timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[None] | None = None
         self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
@@ -33,8 +33,17 @@ class EngineCall:
     # ------------------------------------------------------------------ ivr.app.Call
 
     @property
+    def state(self) -> CallState:
+        """The SIP state of this leg (the last one, once the core has forgotten the call)."""
+        current = self.engine.core.calls.get(self._call_id)
+        if current is not None:
+            self._last_state = current
+        assert self._last_state is not None, "call not started"
+        return self._last_state
+
+    @property
     def call_id(self) -> str:
-        return self.state.call_id
+        return self._call_id
 
     @property
     def caller(self) -> str:
@@ -111,4 +120,4 @@ class EngineCall:
             self._events.put_nowait(PlaybackFinished(playback_id, completed))
 
     def __repr__(self) -> str:
-        return f"<EngineCall {self.state.role} {self.call_id} {self.state.phase}>"
+        return f"<EngineCall {self.call_id}>"

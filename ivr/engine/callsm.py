@@ -1,11 +1,11 @@
 """The call state machine: ``step(state, event) -> (state, actions)``, pure and sans-IO.
 
-One :class:`CallState` per call leg (UAS for callers, UAC for agent legs).  It answers INVITEs (100, optional
-180 while ringing, 200 with the SDP answer retransmitted until ACK, 488 without a common codec), handles
-CANCEL (200 + 487), BYE either way, re-INVITE / UPDATE (hold, unhold, session refresh), INFO digits, OPTIONS,
-REFER out with NOTIFY progress, and answers what it does not do with 501.  Requests it sends are retransmitted
-over UDP on T1 doubling until a response (RFC 3261 Timers A/B, E/F); retransmitted requests get the cached
-response again.  UAC legs live in :mod:`ivr.engine.uac`; both share this request handling.
+One :class:`CallState` per call leg (UAS for callers, UAC for agent legs), above the transaction layer
+(:mod:`ivr.sip.transaction`, which sends 100 Trying, retransmits and absorbs retransmissions, answers CANCEL and
+ACKs non-2xx finals).  The UAS rings (180) for ``answer_delay`` or answers at once with 200 + SDP answer, 488
+without a common codec, 487 after a CANCEL, BYE when its 2xx is never ACKed; in the dialog it handles BYE
+either way, re-INVITE / UPDATE (hold, unhold, session refresh), INFO digits, OPTIONS, REFER out with NOTIFY
+progress, and answers 501 to what it does not do.  UAC legs live in :mod:`ivr.engine.uac`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from ivr.engine import negotiate
 from ivr.engine.model import (
     Action,
     AnswerCmd,
+    Answered,
     CallState,
+    CancelIn,
     Deliver,
     Event,
     HangupCmd,
@@ -29,23 +31,14 @@ from ivr.engine.model import (
     Tick,
     Timers,
     TransferCmd,
+    TxTimeout,
     UpdateMedia,
     WakeAt,
 )
-from ivr.engine.sipmsg import (
-    ACCEPT,
-    ALLOW,
-    SUPPORTED,
-    contact_uri,
-    in_dialog_request,
-    response_dest,
-    user_of,
-)
+from ivr.engine.sipmsg import ACCEPT, ALLOW, SUPPORTED, contact_uri, in_dialog_request, response_dest, user_of
 from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, SipParseError, make_response
 from ivr.sip.bodies import parse_dtmf_info, parse_sipfrag
-
-MAX_CACHED = 16
 
 
 def step(state: CallState, event: Event) -> tuple[CallState, list[Action]]:
@@ -60,6 +53,10 @@ def step(state: CallState, event: Event) -> tuple[CallState, list[Action]]:
             on_response(s, event.message, event.now, out)
     elif isinstance(event, Tick):
         on_tick(s, event.now, out)
+    elif isinstance(event, CancelIn):
+        on_cancel(s, event.now, out)
+    elif isinstance(event, TxTimeout):
+        on_tx_timeout(s, event, out)
     elif isinstance(event, HangupCmd):
         hangup(s, event.now, event.reason, event.status, out)
     elif isinstance(event, TransferCmd):
@@ -67,29 +64,16 @@ def step(state: CallState, event: Event) -> tuple[CallState, list[Action]]:
     elif isinstance(event, AnswerCmd):
         if s.phase == "early" and s.role == "uas":
             answer(s, event.now, out)
-    finish(s, event.now, out)
+    finish(s, out)
     return s, out
 
 
-def finish(s: CallState, now: float, out: list[Action]) -> None:
-    if s.phase == "ended" and s.linger_until is None:
-        s.linger_until = now + 64 * s.timers.t1
-    if s.phase == "ended" and s.linger_until is not None and now >= s.linger_until and not s.out:
-        out.append(Terminated())
-        out.append(WakeAt(None))
+def finish(s: CallState, out: list[Action]) -> None:
+    if s.phase == "ended" and not s.out:
+        out += [WakeAt(None), Terminated()]
         return
-    out.append(WakeAt(next_deadline(s)))
-
-
-def next_deadline(s: CallState) -> float | None:
-    times = [t for t in (s.answer_at, s.dial_deadline, s.refer_deadline, s.linger_until) if t is not None]
-    if s.final_retx is not None:
-        times += [s.final_retx[0], s.final_retx[2]]
-    for o in s.out.values():
-        times.append(o.deadline)
-        if o.next_at is not None:
-            times.append(o.next_at)
-    return min(times) if times else None
+    times = [t for t in (s.answer_at, s.dial_deadline, s.refer_deadline) if t is not None]
+    out.append(WakeAt(min(times) if times else None))
 
 
 # ---------------------------------------------------------------- responses we send
@@ -107,32 +91,21 @@ def respond(
     content_type: str | None = None,
 ) -> Response:
     extra = list(headers or [])
-    cseq_method = req.method
-    if status < 300 and cseq_method in ("INVITE", "UPDATE") and status > 100:
+    if 100 < status < 300 and req.method in ("INVITE", "UPDATE"):
         extra.append(("Contact", s.local_contact))
-    if cseq_method in ("INVITE", "OPTIONS") or status in (405, 501):
+    if req.method in ("INVITE", "OPTIONS") or status in (405, 501):
         extra += [("Allow", ALLOW), ("Supported", SUPPORTED)]
     resp = make_response(req, status, reason, to_tag=s.local_tag, headers=extra, body=body, content_type=content_type)
-    try:
-        key = (req.cseq[0], req.method)
-    except SipParseError:
-        key = (-1, req.method)
-    s.responses[key] = resp
-    while len(s.responses) > MAX_CACHED:
-        del s.responses[next(iter(s.responses))]
     out.append(Send(resp, response_dest(req, source)))
     return resp
 
 
-def invite_final(s: CallState, status: int, now: float, out: list[Action], **kw: object) -> None:
-    """Send the final response to the pending INVITE and retransmit it until ACK (Timers G/H, 13.3.1.4)."""
+def invite_final(s: CallState, status: int, out: list[Action], **kw: object) -> None:
+    """The final response to the pending INVITE (the transaction layer retransmits it until the ACK)."""
     assert s.invite is not None and s.invite_source is not None
     resp = respond(s, s.invite, s.invite_source, status, out, **kw)  # type: ignore[arg-type]
     s.last_invite_response = resp
-    s.final_retx = (now + s.timers.t1, s.timers.t1, now + 64 * s.timers.t1)
-
-
-# ---------------------------------------------------------------- UAS answer
+    s.awaiting_ack = resp.is_success
 
 
 def stamp(s: CallState, body: bytes) -> bytes:
@@ -148,6 +121,9 @@ def _without_origin(body: bytes) -> bytes:
     return b"\n".join(line for line in body.splitlines() if not line.startswith(b"o="))
 
 
+# ---------------------------------------------------------------- UAS answer
+
+
 def answer(s: CallState, now: float, out: list[Action]) -> None:
     assert s.invite is not None
     s.answer_at = None
@@ -155,24 +131,62 @@ def answer(s: CallState, now: float, out: list[Action]) -> None:
     if offer:
         result = negotiate.answer(s.local_media, s.sdp_version + 1, offer)
         if result is None:
-            invite_final(
-                s, 488, now, out, reason="Not Acceptable Here", headers=[("Warning", '304 - "no common codec"')]
-            )
+            warning = [("Warning", '304 - "no common codec"')]
+            invite_final(s, 488, out, reason="Not Acceptable Here", headers=warning)
             s.phase = "ended"
             s.hangup_reason = "no_common_codec"
             return
         sdp, params = stamp(s, result[0]), result[1]
         s.media = params
-        invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
+        invite_final(s, 200, out, body=sdp, content_type="application/sdp")
         out.append(StartMedia(params))
     else:  # offer in our 200, answer in the ACK
         sdp = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1))
         s.remote_sdp_offer_pending = True
-        invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
+        invite_final(s, 200, out, body=sdp, content_type="application/sdp")
     s.phase = "answering"
-    from ivr.engine.model import Answered
-
     out.append(Answered())
+
+
+def new_uas(
+    invite: Request,
+    source: Endpoint,
+    *,
+    local_media: LocalMedia,
+    local_contact: str,
+    local_tag: str,
+    timers: Timers,
+    now: float,
+) -> tuple[CallState, list[Action]]:
+    """Start a UAS call from an initial INVITE (the layer sent 100 Trying): ring (180) or answer at once."""
+    s = CallState(
+        role="uas",
+        phase="early",
+        call_id=invite.call_id,
+        local_tag=local_tag,
+        local_uri=invite.to_addr.uri,
+        remote_uri=invite.from_addr.uri,
+        local_contact=local_contact,
+        local_media=local_media,
+        timers=timers,
+        remote_tag=invite.from_tag or "",
+        remote_target=contact_uri(invite),
+        remote_endpoint=source,
+        route_set=tuple(invite.headers.get_all("Record-Route")),
+        remote_cseq=invite.cseq[0],
+        invite=invite,
+        invite_source=source,
+        caller_user=user_of(invite.headers.get("From") or ""),
+        called_user=user_of(invite.uri),
+    )
+    out: list[Action] = []
+    if timers.answer_delay > 0:
+        respond(s, invite, source, 180, out)
+        s.answer_at = now + timers.answer_delay
+    else:
+        answer(s, now, out)
+    finish(s, out)
+    return s, out
 
 
 # ---------------------------------------------------------------- requests
@@ -184,14 +198,7 @@ def on_request(s: CallState, req: Request, source: Endpoint, now: float, out: li
     except SipParseError:
         return
     if req.method == "ACK":
-        on_ack(s, req, now, out)
-        return
-    if req.method == "CANCEL":
-        on_cancel(s, req, source, now, out)
-        return
-    cached = s.responses.get((cseq, req.method))
-    if cached is not None:  # a retransmission: the same response again, never a 481
-        out.append(Send(cached, response_dest(req, source)))
+        on_ack(s, req, out)
         return
     if s.phase == "ended":
         respond(s, req, source, 481, out)
@@ -212,17 +219,15 @@ def on_request(s: CallState, req: Request, source: Endpoint, now: float, out: li
     handler(s, req, source, now, out)
 
 
-def on_ack(s: CallState, req: Request, now: float, out: list[Action]) -> None:
-    if s.invite is None or s.last_invite_response is None:
+def on_ack(s: CallState, req: Request, out: list[Action]) -> None:
+    if s.invite is None or s.last_invite_response is None or not s.last_invite_response.is_success:
         return
     try:
         if req.cseq[0] != s.invite.cseq[0]:
             return
     except SipParseError:
         return
-    s.final_retx = None
-    if not s.last_invite_response.is_success:
-        return
+    s.awaiting_ack = False
     if s.phase == "answering":
         s.phase = "confirmed"
     if s.remote_sdp_offer_pending:
@@ -233,68 +238,54 @@ def on_ack(s: CallState, req: Request, now: float, out: list[Action]) -> None:
             s.media = params
 
 
-def on_cancel(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
-    invite = s.invite
-    if invite is None:
-        out.append(Send(make_response(req, 481), response_dest(req, source)))
-        return
-    try:
-        matches = req.cseq[0] == invite.cseq[0] and req.top_via.branch == invite.top_via.branch
-    except SipParseError:
-        matches = False
-    if not matches:
-        out.append(Send(make_response(req, 481), response_dest(req, source)))
-        return
-    out.append(Send(make_response(req, 200, to_tag=s.local_tag), response_dest(req, source)))
+def on_cancel(s: CallState, now: float, out: list[Action]) -> None:
     if s.phase == "early" and s.role == "uas":
-        invite_final(s, 487, now, out)
-        s.phase = "ended"
+        invite_final(s, 487, out)
         s.answer_at = None
-        s.hangup_reason = "cancelled"
-        out.append(Deliver(HangupEvent("cancelled", by_remote=True)))
+        end(s, "cancelled", True, out)
 
 
 def on_invite(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
     """A re-INVITE (the initial INVITE is handled by :func:`new_uas`)."""
-    if s.final_retx is not None or s.phase not in ("confirmed", "answering"):
+    if s.awaiting_ack or s.phase not in ("confirmed", "answering"):
         respond(s, req, source, 491, out)
         return
     s.invite, s.invite_source = req, source
     if req.body and req.content_type == "application/sdp":
         result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body, current=s.media)
         if result is None:
-            invite_final(s, 488, now, out)
+            invite_final(s, 488, out)
             return
         sdp, params = stamp(s, result[0]), result[1]
-        invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
+        invite_final(s, 200, out, body=sdp, content_type="application/sdp")
         if params != s.media:
             out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
         s.media = params
     else:
         sdp = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1))
         s.remote_sdp_offer_pending = True
-        invite_final(s, 200, now, out, body=sdp, content_type="application/sdp")
+        invite_final(s, 200, out, body=sdp, content_type="application/sdp")
 
 
 def on_update(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
-    if req.body and req.content_type == "application/sdp":
-        result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body, current=s.media)
-        if result is None:
-            respond(s, req, source, 488, out)
-            return
-        sdp, params = stamp(s, result[0]), result[1]
-        respond(s, req, source, 200, out, body=sdp, content_type="application/sdp")
-        if params != s.media:
-            out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
-        s.media = params
-    else:
+    if not (req.body and req.content_type == "application/sdp"):
         respond(s, req, source, 200, out)
+        return
+    result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body, current=s.media)
+    if result is None:
+        respond(s, req, source, 488, out)
+        return
+    sdp, params = stamp(s, result[0]), result[1]
+    respond(s, req, source, 200, out, body=sdp, content_type="application/sdp")
+    if params != s.media:
+        out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
+    s.media = params
 
 
 def on_bye(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
     respond(s, req, source, 200, out)
     if s.phase == "early" and s.invite is not None:
-        invite_final(s, 487, now, out)
+        invite_final(s, 487, out)
     end(s, "remote_bye", True, out)
 
 
@@ -327,13 +318,9 @@ def on_notify(s: CallState, req: Request, source: Endpoint, now: float, out: lis
     frag = parse_sipfrag(req.body)
     terminated = (req.headers.get("Subscription-State") or "").lower().startswith("terminated")
     if frag is not None and frag[0] >= 200:
-        s.refer_pending = False
-        s.refer_deadline = None
-        out.append(Deliver(TransferResult(True, 200 <= frag[0] < 300, frag[0], frag[1])))
+        refer_done(s, TransferResult(True, 200 <= frag[0] < 300, frag[0], frag[1]), out)
     elif terminated:
-        s.refer_pending = False
-        s.refer_deadline = None
-        out.append(Deliver(TransferResult(True, False, frag[0] if frag else 0, "subscription terminated")))
+        refer_done(s, TransferResult(True, False, frag[0] if frag else 0, "subscription terminated"), out)
 
 
 def on_refer(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
@@ -351,48 +338,51 @@ _HANDLERS = {
 }
 
 
-# ---------------------------------------------------------------- commands and timers
+# ---------------------------------------------------------------- commands, timers, timeouts
+
+
+def refer_done(s: CallState, result: TransferResult, out: list[Action]) -> None:
+    s.refer_pending = False
+    s.refer_deadline = None
+    out.append(Deliver(result))
 
 
 def end(s: CallState, reason: str, by_remote: bool, out: list[Action]) -> None:
-    if s.phase != "ended":
-        was_up = s.media is not None
-        s.phase = "ended"
-        s.hangup_reason = reason
-        s.answer_at = s.dial_deadline = None
-        if was_up:
-            out.append(StopMedia())
-        if s.refer_pending:
-            s.refer_pending = False
-            s.refer_deadline = None
-            out.append(Deliver(TransferResult(True, by_remote, 0, "call ended during transfer")))
-        out.append(Deliver(HangupEvent(reason, by_remote)))
+    if s.phase == "ended":
+        return
+    s.phase = "ended"
+    s.hangup_reason = reason
+    s.answer_at = s.dial_deadline = None
+    if s.media is not None:
+        out.append(StopMedia())
+    if s.refer_pending:
+        refer_done(s, TransferResult(True, by_remote, 0, "call ended during transfer"), out)
+    out.append(Deliver(HangupEvent(reason, by_remote)))
 
 
-def send_request(s: CallState, req: Request, dest: Endpoint, purpose: str, now: float, out: list[Action]) -> None:
+def send_request(s: CallState, req: Request, dest: Endpoint, purpose: str, out: list[Action]) -> None:
     key = -req.cseq[0] if purpose == "cancel" else req.cseq[0]
-    s.out[key] = OutRequest(req, dest, purpose, s.timers.t1, now + 64 * s.timers.t1, now + s.timers.t1)
+    s.out[key] = OutRequest(req, dest, purpose)
     out.append(Send(req, dest))
 
 
-def send_bye(s: CallState, now: float, out: list[Action]) -> None:
+def send_bye(s: CallState, out: list[Action]) -> None:
     s.local_cseq += 1
     req, dest = in_dialog_request(s, "BYE")
-    send_request(s, req, dest, "bye", now, out)
+    send_request(s, req, dest, "bye", out)
 
 
 def hangup(s: CallState, now: float, reason: str, status: int, out: list[Action]) -> None:
     if s.phase == "early" and s.role == "uas":
-        invite_final(s, status, now, out)
+        invite_final(s, status, out)
         end(s, reason, False, out)
     elif s.phase in ("answering", "confirmed"):
-        send_bye(s, now, out)
+        send_bye(s, out)
         end(s, reason, False, out)
-        s.phase = "ending"
     elif s.phase in ("calling", "cancelling"):
         from ivr.engine.uac import cancel
 
-        cancel(s, now, reason, out)
+        cancel(s, reason, out)
 
 
 def transfer(s: CallState, now: float, target: str, out: list[Action]) -> None:
@@ -402,7 +392,7 @@ def transfer(s: CallState, now: float, target: str, out: list[Action]) -> None:
     s.local_cseq += 1
     refer_to = target if target.startswith("<") else f"<{target}>"
     req, dest = in_dialog_request(s, "REFER", extra=[("Refer-To", refer_to), ("Referred-By", f"<{s.local_uri}>")])
-    send_request(s, req, dest, "refer", now, out)
+    send_request(s, req, dest, "refer", out)
     s.refer_pending = True
     s.refer_deadline = now + s.timers.refer_timeout
 
@@ -410,81 +400,26 @@ def transfer(s: CallState, now: float, target: str, out: list[Action]) -> None:
 def on_tick(s: CallState, now: float, out: list[Action]) -> None:
     if s.answer_at is not None and now >= s.answer_at and s.phase == "early":
         answer(s, now, out)
-    if s.final_retx is not None and s.last_invite_response is not None and s.invite_source is not None:
-        next_at, interval, deadline = s.final_retx
-        if now >= deadline:
-            s.final_retx = None
-            if s.last_invite_response.is_success and s.phase in ("answering", "confirmed"):
-                send_bye(s, now, out)
-                end(s, "no_ack", False, out)
-                s.phase = "ending"
-        elif now >= next_at:
-            if s.invite_source.transport == "udp":
-                assert s.invite is not None
-                out.append(Send(s.last_invite_response, response_dest(s.invite, s.invite_source)))
-            interval = min(interval * 2, s.timers.t2)
-            s.final_retx = (now + interval, interval, deadline)
-    for key, o in list(s.out.items()):
-        if now >= o.deadline:
-            del s.out[key]
-            from ivr.engine.uac import on_timeout
-
-            on_timeout(s, o, now, out)
-        elif o.next_at is not None and now >= o.next_at:
-            if o.dest.transport == "udp":
-                out.append(Send(o.request, o.dest))
-            o.interval = o.interval * 2 if o.purpose == "invite" else min(o.interval * 2, s.timers.t2)
-            o.next_at = now + o.interval
     if s.refer_deadline is not None and now >= s.refer_deadline:
-        s.refer_deadline = None
-        s.refer_pending = False
-        out.append(Deliver(TransferResult(True, False, 408, "no final NOTIFY")))
+        refer_done(s, TransferResult(True, False, 408, "no final NOTIFY"), out)
     if s.dial_deadline is not None and now >= s.dial_deadline and s.phase == "calling":
         from ivr.engine.uac import cancel
 
-        cancel(s, now, "timeout", out)
+        cancel(s, "timeout", out)
 
 
-def new_uas(
-    invite: Request,
-    source: Endpoint,
-    *,
-    local_media: LocalMedia,
-    local_contact: str,
-    local_tag: str,
-    timers: Timers,
-    now: float,
-) -> tuple[CallState, list[Action]]:
-    """Start a UAS call from an initial INVITE: 100 Trying, then ring (180) or answer at once."""
-    to = invite.to_addr
-    s = CallState(
-        role="uas",
-        phase="early",
-        call_id=invite.call_id,
-        local_tag=local_tag,
-        local_uri=to.uri,
-        remote_uri=invite.from_addr.uri,
-        local_contact=local_contact,
-        local_media=local_media,
-        timers=timers,
-        remote_tag=invite.from_tag or "",
-        remote_target=contact_uri(invite),
-        remote_endpoint=source,
-        route_set=tuple(invite.headers.get_all("Record-Route")),
-        remote_cseq=invite.cseq[0],
-        invite=invite,
-        invite_source=source,
-        caller_user=user_of(invite.headers.get("From") or ""),
-        called_user=user_of(invite.uri),
-    )
-    out: list[Action] = []
-    trying = make_response(invite, 100)
-    s.responses[(invite.cseq[0], "INVITE")] = trying
-    out.append(Send(trying, response_dest(invite, source)))
-    if timers.answer_delay > 0:
-        respond(s, invite, source, 180, out)
-        s.answer_at = now + timers.answer_delay
-    else:
-        answer(s, now, out)
-    finish(s, now, out)
-    return s, out
+def on_tx_timeout(s: CallState, event: TxTimeout, out: list[Action]) -> None:
+    req = event.request
+    if event.timer in ("L", "H"):  # our final response to an INVITE was never ACKed
+        if s.awaiting_ack and s.invite is not None and req.cseq == s.invite.cseq:
+            s.awaiting_ack = False
+            if s.phase in ("answering", "confirmed"):
+                send_bye(s, out)
+                end(s, "no_ack", False, out)
+        return
+    key = -req.cseq[0] if req.method == "CANCEL" else req.cseq[0]
+    pending = s.out.pop(key, None)
+    if pending is not None:
+        from ivr.engine.uac import on_timeout
+
+        on_timeout(s, pending, out)

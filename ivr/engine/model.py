@@ -1,8 +1,10 @@
 """Data of the sans-IO call state machine: state, events in, actions out.
 
-The engine feeds :class:`Incoming` messages, :class:`Tick` timer expiries and application commands into
-:func:`ivr.engine.callsm.step`; the actions say what to send where, which timers to arm, what to do with the
-media stream and which events to give the application.  Time is always passed in (``now``, seconds).
+The UA core (:mod:`ivr.engine.core`) feeds what the transaction layer (:mod:`ivr.sip.transaction`) reports —
+new requests, responses, ACKs, CANCELs, transaction timeouts — plus :class:`Tick` and application commands into
+:func:`ivr.engine.callsm.step`; the actions say what to send (through the transaction layer), when to wake the
+call up, what to do with the media stream and which events to give the application.  Retransmissions and
+their absorption are the transaction layer's job.  Time is always passed in (``now``, seconds).
 """
 
 from __future__ import annotations
@@ -52,16 +54,13 @@ class Timers:
     refer_timeout: float = 32.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class OutRequest:
-    """A request we sent and still wait a response for (own retransmission over UDP, Timer E/F or A/B)."""
+    """A request we sent (a client transaction) and still wait the final response for."""
 
     request: Request
     dest: Endpoint
-    purpose: str  # invite, bye, refer, cancel, info, reinvite
-    interval: float
-    deadline: float
-    next_at: float | None
+    purpose: str  # invite, bye, refer, cancel
 
 
 @dataclass
@@ -84,11 +83,10 @@ class CallState:
     invite: Request | None = None  # the INVITE we are answering (UAS) or sent (UAC)
     invite_source: Endpoint | None = None
     last_invite_response: Response | None = None
-    final_retx: tuple[float, float, float] | None = None  # (next_at, interval, deadline): final INVITE response
+    awaiting_ack: bool = False  # our 2xx to an INVITE was sent, its ACK not seen yet
     answer_at: float | None = None  # UAS ringing: answer at this time
     dial_deadline: float | None = None  # UAC: CANCEL when not answered by then
     refer_deadline: float | None = None
-    linger_until: float | None = None  # ended: absorb retransmissions until then
     provisional_seen: bool = False
     last_ack: Request | None = None
     ack_dest: Endpoint | None = None
@@ -96,7 +94,6 @@ class CallState:
     last_sdp: bytes | None = None  # the last SDP we sent (o= version only moves when it changes)
     remote_sdp_offer_pending: bool = False  # we sent an offer in a 200 (re-INVITE without SDP)
     media: MediaParams | None = None
-    responses: dict[tuple[int, str], Response] = field(default_factory=dict)  # for retransmitted requests
     out: dict[int, OutRequest] = field(default_factory=dict)  # by CSeq number (CANCEL keyed -n)
     refer_pending: bool = False
     auth_tries: int = 0
@@ -107,8 +104,7 @@ class CallState:
 
     def clone(self) -> CallState:
         new = copy.copy(self)
-        new.responses = dict(self.responses)
-        new.out = {k: copy.copy(v) for k, v in self.out.items()}
+        new.out = dict(self.out)
         return new
 
 
@@ -130,6 +126,22 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class CancelIn:
+    """A CANCEL matched our pending INVITE server transaction (the layer already answered it 200)."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class TxTimeout:
+    """A transaction gave up: ``timer`` B/F (our request got no final response), L/H (our final never ACKed)."""
+
+    request: Request
+    timer: str
+    now: float
+
+
+@dataclass(frozen=True)
 class HangupCmd:
     now: float
     reason: str = "normal"
@@ -147,7 +159,7 @@ class AnswerCmd:
     now: float
 
 
-Event = Incoming | Tick | HangupCmd | TransferCmd | AnswerCmd
+Event = Incoming | Tick | CancelIn | TxTimeout | HangupCmd | TransferCmd | AnswerCmd
 
 
 # ------------------------------------------------------------------ actions out
@@ -155,6 +167,9 @@ Event = Incoming | Tick | HangupCmd | TransferCmd | AnswerCmd
 
 @dataclass(frozen=True)
 class Send:
+    """Send through the transaction layer: a response on its server transaction, a request as a new client
+    transaction (``dest`` and transport from ``dest``), an ACK for a 2xx statelessly."""
+
     message: Request | Response
     dest: Endpoint
 
@@ -199,7 +214,7 @@ class Deliver:
 
 @dataclass(frozen=True)
 class Terminated:
-    """The dialog is over; the engine forgets the call."""
+    """The call is over and has nothing pending; the core forgets it."""
 
 
 Action = Send | WakeAt | StartMedia | UpdateMedia | StopMedia | Answered | DialFailure | Deliver | Terminated

@@ -1,15 +1,19 @@
-"""UAC side of the call state machine: outgoing INVITE (agent legs), responses, CANCEL, timeouts."""
+"""UAC side of the call state machine: outgoing INVITE (agent legs), responses, CANCEL, timeouts.
+
+The transaction layer retransmits the INVITE (Timer A), ACKs non-2xx finals itself and reports Timer B; this
+module ACKs every 2xx (also retransmitted ones), CANCELs on the dial timeout, retries once with digest
+credentials on 401/407, and sends BYE when a 2xx arrives after it gave up.
+"""
 
 from __future__ import annotations
 
 from ivr.app import TransferResult
 from ivr.engine import negotiate
-from ivr.engine.callsm import end, finish, send_request, stamp
+from ivr.engine.callsm import finish, refer_done, send_bye, send_request, stamp
 from ivr.engine.model import (
     Action,
     Answered,
     CallState,
-    Deliver,
     DialFailure,
     LocalMedia,
     OutRequest,
@@ -17,7 +21,7 @@ from ivr.engine.model import (
     StartMedia,
     Timers,
 )
-from ivr.engine.sipmsg import contact_uri, in_dialog_request, user_of, via_for
+from ivr.engine.sipmsg import ALLOW, contact_uri, in_dialog_request, user_of, via_for
 from ivr.net.transport import Endpoint
 from ivr.sip import Headers, Request, Response, SipParseError
 from ivr.sip.auth import authorize_request
@@ -59,12 +63,12 @@ def new_uac(
     )
     s.dial_deadline = now + dial_timeout
     out: list[Action] = []
-    send_invite(s, now, out, display=display)
-    finish(s, now, out)
+    send_invite(s, out, display=display)
+    finish(s, out)
     return s, out
 
 
-def send_invite(s: CallState, now: float, out: list[Action], *, display: str = "") -> None:
+def send_invite(s: CallState, out: list[Action], *, display: str = "") -> None:
     s.local_cseq += 1
     dest = s.remote_endpoint or Endpoint("udp", "127.0.0.1", 5060)
     headers = Headers()
@@ -76,16 +80,16 @@ def send_invite(s: CallState, now: float, out: list[Action], *, display: str = "
     headers.add("Call-ID", s.call_id)
     headers.add("CSeq", f"{s.local_cseq} INVITE")
     headers.add("Contact", s.local_contact)
-    headers.add("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE")
+    headers.add("Allow", ALLOW)
     headers.add("Content-Type", "application/sdp")
     body = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1))
     invite = Request("INVITE", s.remote_target, headers, body)
     s.invite = invite
-    send_request(s, invite, dest, "invite", now, out)
+    send_request(s, invite, dest, "invite", out)
 
 
-def cancel(s: CallState, now: float, reason: str, out: list[Action]) -> None:
-    """Give up on an outgoing call: CANCEL after a provisional response, otherwise just stop."""
+def cancel(s: CallState, reason: str, out: list[Action]) -> None:
+    """Give up on an outgoing call: CANCEL after a provisional response, otherwise stop waiting."""
     pending = next((o for o in s.out.values() if o.purpose == "invite"), None)
     if s.phase != "calling" or pending is None:
         return
@@ -97,33 +101,14 @@ def cancel(s: CallState, now: float, reason: str, out: list[Action]) -> None:
         for name in ("From", "To", "Call-ID"):
             headers.add(name, inv.headers.get(name) or "")
         headers.add("CSeq", f"{inv.cseq[0]} CANCEL")
-        send_request(s, Request("CANCEL", inv.uri, headers), pending.dest, "cancel", now, out)
+        send_request(s, Request("CANCEL", inv.uri, headers), pending.dest, "cancel", out)
         s.phase = "cancelling"
-    else:
-        del s.out[inv_key(pending)]
+    else:  # nothing heard yet (RFC 3261 §9.1: no CANCEL before a provisional): a late 2xx gets ACK + BYE
+        del s.out[pending.request.cseq[0]]
         s.phase = "ended"
     s.dial_deadline = None
     s.hangup_reason = reason
     out.append(DialFailure(0, reason))
-
-
-def inv_key(o: OutRequest) -> int:
-    return o.request.cseq[0]
-
-
-def ack_for(s: CallState, resp: Response, invite: Request, dest: Endpoint) -> tuple[Request, Endpoint]:
-    cseq = invite.cseq[0]
-    if resp.is_success:
-        ack, ack_dest = in_dialog_request(s, "ACK", cseq=cseq)
-        return ack, ack_dest
-    headers = Headers()  # non-2xx ACK: same branch as the INVITE, To from the response (RFC 3261 §17.1.1.3)
-    headers.add("Via", invite.headers.get_lines("Via")[0])
-    headers.add("Max-Forwards", "70")
-    headers.add("From", invite.headers.get("From") or "")
-    headers.add("To", resp.headers.get("To") or "")
-    headers.add("Call-ID", s.call_id)
-    headers.add("CSeq", f"{cseq} ACK")
-    return Request("ACK", invite.uri, headers), dest
 
 
 def on_response(s: CallState, resp: Response, now: float, out: list[Action]) -> None:
@@ -134,40 +119,50 @@ def on_response(s: CallState, resp: Response, now: float, out: list[Action]) -> 
     key = -cseq if method == "CANCEL" else cseq
     o = s.out.get(key)
     if o is None or o.request.method != method:
-        if method == "INVITE" and resp.is_success and s.last_ack is not None and s.ack_dest is not None:
-            out.append(Send(s.last_ack, s.ack_dest))  # a retransmitted 2xx: ACK again
+        if method == "INVITE" and resp.is_success:
+            late_2xx(s, resp, out)
         return
     if resp.is_provisional:
         if method == "INVITE":
             s.provisional_seen = True
-            o.next_at = None  # Timer A stops; the dial timeout or Timer B still runs
-            o.deadline = max(o.deadline, (s.dial_deadline or now) + 64 * s.timers.t1)
         return
     del s.out[key]
     if o.purpose == "invite":
-        on_invite_final(s, resp, o, now, out)
+        on_invite_final(s, resp, o, out)
     elif o.purpose == "bye":
         s.phase = "ended"
     elif o.purpose == "refer" and resp.status >= 300:
-        s.refer_pending = False
-        s.refer_deadline = None
-        out.append(Deliver(TransferResult(False, False, resp.status, resp.reason)))
+        refer_done(s, TransferResult(False, False, resp.status, resp.reason), out)
 
 
-def on_invite_final(s: CallState, resp: Response, o: OutRequest, now: float, out: list[Action]) -> None:
-    invite = o.request
-    if resp.is_success:
-        s.remote_tag = resp.to_tag or ""
-        s.remote_target = contact_uri(resp) or s.remote_target
-        s.route_set = tuple(reversed(resp.headers.get_all("Record-Route")))
-        ack, dest = ack_for(s, resp, invite, o.dest)
+def late_2xx(s: CallState, resp: Response, out: list[Action]) -> None:
+    """A retransmitted 2xx: the same ACK again; a 2xx for an INVITE we had given up: ACK, then BYE."""
+    if s.last_ack is not None and s.ack_dest is not None and resp.to_tag == s.remote_tag:
+        out.append(Send(s.last_ack, s.ack_dest))
+    elif s.role == "uac" and s.phase == "ended" and s.invite is not None and resp.cseq == s.invite.cseq:
+        accept_2xx(s, resp)
+        ack, dest = in_dialog_request(s, "ACK", cseq=resp.cseq[0])
         s.last_ack, s.ack_dest = ack, dest
         out.append(Send(ack, dest))
-        if s.phase in ("cancelling", "ended"):  # answered while we gave up: ACK then BYE
-            from ivr.engine.callsm import send_bye
+        send_bye(s, out)
 
-            send_bye(s, now, out)
-            s.phase = "ending"
+
+def accept_2xx(s: CallState, resp: Response) -> None:
+    s.remote_tag = resp.to_tag or ""
+    s.remote_target = contact_uri(resp) or s.remote_target
+    s.route_set = tuple(reversed(resp.headers.get_all("Record-Route")))
+
+
+def on_invite_final(s: CallState, resp: Response, o: OutRequest, out: list[Action]) -> None:
+    invite = o.request
+    if resp.is_success:
+        accept_2xx(s, resp)
+        ack, dest = in_dialog_request(s, "ACK", cseq=invite.cseq[0])
+        s.last_ack, s.ack_dest = ack, dest
+        out.append(Send(ack, dest))
+        if s.phase in ("cancelling", "ended"):  # answered while we gave up: ACK, then BYE
+            send_bye(s, out)
+            s.phase = "ended"
             return
         s.phase = "confirmed"
         s.dial_deadline = None
@@ -177,16 +172,14 @@ def on_invite_final(s: CallState, resp: Response, o: OutRequest, now: float, out
             out.append(StartMedia(params))
         out.append(Answered())
         return
-    ack, dest = ack_for(s, resp, invite, o.dest)
-    out.append(Send(ack, dest))
+    # non-2xx: the transaction layer has sent the ACK
     if resp.status in (401, 407) and s.credentials is not None and s.auth_tries == 0 and s.phase == "calling":
         retry = authorize_request(invite, resp, *s.credentials)
         if retry is not None:
             s.auth_tries += 1
             s.local_cseq = retry.cseq[0]
             s.invite = retry
-            s.phase = "calling"
-            send_request(s, retry, o.dest, "invite", now, out)
+            send_request(s, retry, o.dest, "invite", out)
             return
     was_calling = s.phase == "calling"
     s.phase = "ended"
@@ -195,7 +188,8 @@ def on_invite_final(s: CallState, resp: Response, o: OutRequest, now: float, out
         out.append(DialFailure(resp.status, resp.reason))
 
 
-def on_timeout(s: CallState, o: OutRequest, now: float, out: list[Action]) -> None:
+def on_timeout(s: CallState, o: OutRequest, out: list[Action]) -> None:
+    """Timer B/F: no final response to a request of ours."""
     if o.purpose == "invite":
         if s.phase == "calling":
             out.append(DialFailure(0, "timeout"))
@@ -204,8 +198,4 @@ def on_timeout(s: CallState, o: OutRequest, now: float, out: list[Action]) -> No
     elif o.purpose == "bye":
         s.phase = "ended"
     elif o.purpose == "refer" and s.refer_pending:
-        s.refer_pending = False
-        s.refer_deadline = None
-        out.append(Deliver(TransferResult(False, False, 408, "REFER timed out")))
-    elif o.purpose == "cancel":
-        end(s, "timeout", False, out)
+        refer_done(s, TransferResult(False, False, 408, "REFER timed out"), out)

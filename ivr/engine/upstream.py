@@ -1,7 +1,8 @@
 """The IVR registers to a PBX as an extension: REGISTER with digest auth, refreshed before expiry. Sans-IO.
 
-``start`` / ``on_response`` / ``on_tick`` take ``now`` and return the requests to send; ``next_at`` says when to
-call ``on_tick``.  A failed or unanswered registration is retried after ``retry_after`` seconds.
+``start`` / ``on_response`` / ``on_timeout`` / ``on_tick`` take ``now`` and return the REGISTERs to send (as
+client transactions of the transaction layer, which retransmits them); ``next_at`` says when to call
+``on_tick``.  A failed or unanswered registration is retried after ``retry_after`` seconds.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ class UpstreamRegistrar:
         self.contact = contact
         self.local = (local_host, local_port)
         self.retry_after = retry_after
-        self.t1 = t1
         self.dest = uri_dest(config.registrar) or Endpoint("udp", "127.0.0.1", 5060)
         self.call_id = new_call_id(local_host)
         self.tag = new_tag()
@@ -48,9 +48,7 @@ class UpstreamRegistrar:
         self.granted = 0
         self.next_at: float | None = None
         self.pending: Request | None = None
-        self.pending_deadline = 0.0
-        self.retransmit_at: float | None = None
-        self.interval = t1
+        self.stopped = False
         self.auth_tried = False
         self.failures = 0
         self.last_status = 0
@@ -73,10 +71,7 @@ class UpstreamRegistrar:
 
     def _send(self, request: Request, now: float) -> list[Outgoing]:
         self.pending = request
-        self.pending_deadline = now + 64 * self.t1
-        self.interval = self.t1
-        self.retransmit_at = now + self.t1 if self.dest.transport == "udp" else None
-        self.next_at = min(t for t in (self.retransmit_at, self.pending_deadline) if t is not None)
+        self.next_at = None  # the transaction layer reports the response or the timeout
         return [Outgoing(request, self.dest)]
 
     def start(self, now: float) -> list[Outgoing]:
@@ -87,10 +82,8 @@ class UpstreamRegistrar:
         """REGISTER with Expires: 0 (on shutdown); no refresh afterwards."""
         self.registered = False
         self.expires_at = None
-        outgoing = self._register(now, expires=0)
-        self.next_at = None
-        self.retransmit_at = None
-        return outgoing
+        self.stopped = True
+        return self._register(now, expires=0)
 
     def on_response(self, resp: Response, now: float) -> list[Outgoing]:
         pending = self.pending
@@ -100,11 +93,11 @@ class UpstreamRegistrar:
         except SipParseError:
             return []
         if resp.is_provisional:
-            self.retransmit_at = None
-            self.next_at = self.pending_deadline
             return []
         self.pending = None
         self.last_status = resp.status
+        if self.stopped:
+            return []
         if resp.status in (401, 407) and not self.auth_tried:
             retry = authorize_request(pending, resp, self.config.username, self.config.password)
             if retry is not None:
@@ -142,17 +135,14 @@ class UpstreamRegistrar:
         log.warning("registration to %s failed: %s (retry in %.0f s)", self.config.registrar, why, self.retry_after)
         return []
 
+    def on_timeout(self, now: float) -> list[Outgoing]:
+        """Timer F: the registrar never answered."""
+        self.pending = None
+        self.last_status = 408
+        return self._failed(now, "timeout")
+
     def on_tick(self, now: float) -> list[Outgoing]:
         if self.pending is not None:
-            if now >= self.pending_deadline:
-                self.pending = None
-                self.last_status = 408
-                return self._failed(now, "timeout")
-            if self.retransmit_at is not None and now >= self.retransmit_at:
-                self.interval = min(self.interval * 2, 4.0)
-                self.retransmit_at = now + self.interval
-                self.next_at = min(self.retransmit_at, self.pending_deadline)
-                return [Outgoing(self.pending, self.dest)]
             return []
         if self.expires_at is not None and now >= self.expires_at:
             self.registered = False

@@ -1,4 +1,5 @@
-"""Sans-IO tests of the call state machine: whole calls replayed on virtual time, no sockets."""
+"""Sans-IO tests of the call state machine alone (retransmissions are the transaction layer's: see
+test_engine_core.py for whole calls through the UA core on virtual time)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from ivr.engine.model import (
     Action,
     Answered,
     CallState,
+    CancelIn,
     Deliver,
     HangupCmd,
     Incoming,
@@ -19,6 +21,7 @@ from ivr.engine.model import (
     Tick,
     Timers,
     TransferCmd,
+    TxTimeout,
     UpdateMedia,
     WakeAt,
 )
@@ -97,10 +100,10 @@ def confirmed() -> CallState:
     return state
 
 
-def test_invite_gets_100_then_200_with_answer_and_media_starts() -> None:
+def test_invite_answered_with_200_sdp_answer_and_media_starts() -> None:
     state, actions = answered_call()
-    assert statuses(actions) == [100, 200]
-    ok = sent(actions)[1]
+    assert statuses(actions) == [200]  # 100 Trying is the transaction layer's
+    ok = sent(actions)[0]
     assert isinstance(ok, Response)
     assert ok.to_tag == "ivr1" and ok.headers.get("Contact") == CONTACT
     assert b"m=audio 30000 RTP/AVP 0 101" in ok.body and b"a=sendrecv" in ok.body
@@ -112,50 +115,22 @@ def test_invite_gets_100_then_200_with_answer_and_media_starts() -> None:
         101,
     )
     assert any(isinstance(a, Answered) for a in actions)
-    assert [a.dest for a in actions if isinstance(a, Send)] == [CALLER, CALLER]  # rport: back to the source
-    assert state.phase == "answering" and wake(actions) == 0.5
+    assert [a.dest for a in actions if isinstance(a, Send)] == [CALLER]  # rport: back to the source
+    assert state.phase == "answering" and state.awaiting_ack and wake(actions) is None
 
 
-def test_200_retransmitted_on_t1_doubling_until_ack() -> None:
+def test_ack_confirms_and_missing_ack_ends_with_bye() -> None:
+    state = confirmed()
+    assert not state.awaiting_ack
     state, actions = answered_call()
-    times = []
-    now = wake(actions)
-    while now is not None and now < 3.0:
-        state, actions = step(state, Tick(now))
-        if statuses(actions) == [200]:
-            times.append(now)
-        now = wake(actions)
-    assert times == [0.5, 1.5] and now == 3.5  # T1, then 2*T1 later, then 4*T1 later
-    state, actions = step(state, Incoming(request("ACK", 1, to_tag="ivr1", branch="z9hG4bKack"), CALLER, 3.2))
-    assert state.phase == "confirmed" and not sent(actions)
-    assert state.final_retx is None and wake(actions) is None
-
-
-def test_no_ack_ends_the_call_with_bye_after_64_t1() -> None:
-    state, actions = answered_call()
-    now = wake(actions)
-    bye = None
-    while now is not None and now <= 40:
-        state, actions = step(state, Tick(now))
-        bye = next((m for m in sent(actions) if isinstance(m, Request) and m.method == "BYE"), bye)
-        if bye is not None:
-            break
-        now = wake(actions)
-    assert bye is not None and now == 32.0
+    assert state.invite is not None
+    state, actions = step(state, TxTimeout(state.invite, "L", 32.0))  # Timer L: the 2xx was never ACKed
+    bye = sent(actions)[0]
+    assert isinstance(bye, Request) and bye.method == "BYE"
     assert any(isinstance(a, Deliver) and a.event == HangupEvent("no_ack", False) for a in actions)
 
 
-def test_retransmitted_invite_gets_the_same_response_never_481() -> None:
-    state, actions = answered_call()
-    first = sent(actions)[1]
-    state, again = step(state, Incoming(invite(), CALLER, 0.1))
-    assert sent(again) == [first]
-    state = confirmed()
-    state, again = step(state, Incoming(invite(), CALLER, 0.3))
-    assert statuses(again) == [200]
-
-
-def test_cancel_while_ringing_gives_200_and_487_then_ack_ends() -> None:
+def test_ringing_then_cancel_gives_487_and_no_answer() -> None:
     state, actions = new_uas(
         invite(),
         CALLER,
@@ -165,44 +140,49 @@ def test_cancel_while_ringing_gives_200_and_487_then_ack_ends() -> None:
         timers=Timers(answer_delay=5.0),
         now=0.0,
     )
-    assert statuses(actions) == [100, 180] and state.phase == "early"
-    state, actions = step(state, Incoming(request("CANCEL", 1), CALLER, 1.0))
-    assert statuses(actions) == [200, 487]
-    cancel_ok, terminated = sent(actions)
-    assert isinstance(cancel_ok, Response) and cancel_ok.cseq == (1, "CANCEL")
+    assert statuses(actions) == [180] and state.phase == "early" and wake(actions) == 5.0
+    state, actions = step(state, CancelIn(1.0))
+    assert statuses(actions) == [487]
+    terminated = sent(actions)[0]
     assert isinstance(terminated, Response) and terminated.cseq == (1, "INVITE")
     assert any(isinstance(a, Deliver) and a.event == HangupEvent("cancelled", True) for a in actions)
-    state, actions = step(state, Tick(1.5))
-    assert statuses(actions) == [487]  # retransmitted until the ACK
-    state, actions = step(state, Incoming(request("ACK", 1, to_tag="ivr1"), CALLER, 1.6))
-    state, actions = step(state, Tick(5.0))  # the answer timer must not fire any more
-    assert not sent(actions)
-    state, actions = step(state, Tick(1.0 + 64 * 0.5))
     assert any(isinstance(a, Terminated) for a in actions)
 
 
-def test_bye_from_caller_ends_call_and_retransmitted_bye_gets_cached_200() -> None:
+def test_ringing_then_answer_timer_answers() -> None:
+    state, actions = new_uas(
+        invite(),
+        CALLER,
+        local_media=LOCAL,
+        local_contact=CONTACT,
+        local_tag="ivr1",
+        timers=Timers(answer_delay=2.0),
+        now=0.0,
+    )
+    state, actions = step(state, Tick(2.0))
+    assert statuses(actions) == [200] and any(isinstance(a, Answered) for a in actions)
+
+
+def test_bye_from_caller_ends_call() -> None:
     state = confirmed()
     bye = request("BYE", 2, to_tag="ivr1", branch="z9hG4bKbye")
     state, actions = step(state, Incoming(bye, CALLER, 5.0))
     assert statuses(actions) == [200]
     assert any(isinstance(a, StopMedia) for a in actions)
     assert [a.event for a in actions if isinstance(a, Deliver)] == [HangupEvent("remote_bye", True)]
-    state, actions = step(state, Incoming(bye, CALLER, 5.5))
-    assert statuses(actions) == [200] and not any(isinstance(a, Deliver) for a in actions)
+    assert any(isinstance(a, Terminated) for a in actions)
 
 
-def test_local_hangup_sends_bye_retransmitted_until_answered() -> None:
+def test_local_hangup_sends_bye_and_waits_for_its_response() -> None:
     state = confirmed()
     state, actions = step(state, HangupCmd(10.0))
     bye = sent(actions)[0]
     assert isinstance(bye, Request) and bye.method == "BYE" and bye.uri == "sip:13800000000@127.0.0.1:5062"
     assert bye.to_tag == "caller1" and bye.from_tag == "ivr1" and bye.cseq[1] == "BYE"
-    state, actions = step(state, Tick(10.5))
-    assert sent(actions) == [bye]
+    assert not any(isinstance(a, Terminated) for a in actions)  # the BYE transaction is still open
     reply = parse_message(b"SIP/2.0 200 OK\r\n" + b"".join(f"{n}: {v}\r\n".encode() for n, v in bye.headers) + b"\r\n")
     state, actions = step(state, Incoming(reply, CALLER, 10.6))
-    assert state.phase == "ended" and not state.out
+    assert state.phase == "ended" and not state.out and any(isinstance(a, Terminated) for a in actions)
 
 
 def test_info_digits_both_content_types() -> None:
@@ -257,7 +237,7 @@ def test_offer_without_common_codec_gets_488() -> None:
     )
     bad = request("INVITE", 1, body=g729, ctype="application/sdp")
     state, actions = new_uas(bad, CALLER, local_media=LOCAL, local_contact=CONTACT, local_tag="ivr1", timers=T, now=0)
-    assert statuses(actions) == [100, 488]
+    assert statuses(actions) == [488]
     assert not any(isinstance(a, (StartMedia, Answered)) for a in actions)
     assert state.phase == "ended"
 
