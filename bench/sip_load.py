@@ -421,7 +421,7 @@ def run_concurrent(n: int, args: argparse.Namespace, workdir: Path, scenario: Pa
         sipp_cmd(scenario, workdir, port, calls=n, rate=args.rate, hold_ms=hold_ms, tag=f"c{n}", media_port=media_port),
         cwd=workdir,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(workdir / f"sipp_c{n}.err", "w"),  # noqa: SIM115
     )
     time.sleep(setup_s + 3.0)  # every call up and settled
     st0 = ivr.stats()
@@ -468,6 +468,9 @@ def run_concurrent(n: int, args: argparse.Namespace, workdir: Path, scenario: Pa
         "loadavg_1m": round(load, 2),
     }
     out.update(analyse_streams(*read_pcap(pcap), wall_clock0, wall_clock1))
+    if sipp_stats.get("FailedCall"):
+        out["sipp_stderr"] = (workdir / f"sipp_c{n}.err").read_text()[-500:]
+        out["ivr_log_tail"] = (workdir / "ivr.log").read_text()[-500:]
     pcap.unlink(missing_ok=True)
     return out
 
