@@ -421,7 +421,7 @@ def run_concurrent(n: int, args: argparse.Namespace, workdir: Path, scenario: Pa
         sipp_cmd(scenario, workdir, port, calls=n, rate=args.rate, hold_ms=hold_ms, tag=f"c{n}", media_port=media_port),
         cwd=workdir,
         stdout=subprocess.DEVNULL,
-        stderr=open(workdir / f"sipp_c{n}.err", "w"),  # noqa: SIM115
+        stderr=open(workdir / f"sipp_c{n}.err", "w"),
     )
     time.sleep(setup_s + 3.0)  # every call up and settled
     st0 = ivr.stats()
