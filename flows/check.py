@@ -41,21 +41,54 @@ class Issue:
         return f"{self.file}:{self.line}: {self.level}:{where} {self.message}"
 
 
-def catalogue_ids(directory: Path = CATALOGUE_DIR) -> set[str] | None:
-    """Prompt ids defined in the catalogue files (None when there is no catalogue to check against)."""
+@dataclass(frozen=True)
+class CatalogueEntry:
+    slots: tuple[str, ...] = ()
+    barge_in: bool = True
+
+
+def catalogue_entries(directory: Path = CATALOGUE_DIR) -> dict[str, CatalogueEntry] | None:
+    """Prompt ids with their slots and barge-in hint (None when there is no catalogue to check against)."""
     files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
     if not files:
         return None
-    ids: set[str] = set()
+    entries: dict[str, CatalogueEntry] = {}
     for file in files:
         try:
             data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
             continue
         prompts = data.get("prompts") if isinstance(data, dict) else None
-        if isinstance(prompts, dict):
-            ids.update(str(k) for k in prompts)
-    return ids
+        for pid, raw in prompts.items() if isinstance(prompts, dict) else []:
+            raw = raw if isinstance(raw, dict) else {}
+            slots = tuple(str(s.get("name") if isinstance(s, dict) else s) for s in raw.get("slots") or ())
+            entries[str(pid)] = CatalogueEntry(slots, raw.get("barge_in") is not False)
+    return entries
+
+
+def catalogue_ids(directory: Path = CATALOGUE_DIR) -> set[str] | None:
+    entries = catalogue_entries(directory)
+    return None if entries is None else set(entries)
+
+
+def _prompt_usage(flow: Flow, node: Node, catalogue: dict[str, CatalogueEntry]) -> list[Issue]:
+    """Slots the node fills against the slots the prompt declares; barge-in against the catalogue's hint."""
+    issues: list[Issue] = []
+    if node.prompt:
+        for pid in expand(node.prompt):
+            entry = catalogue.get(pid)
+            if entry is None:
+                continue
+            missing = [s for s in entry.slots if s not in node.slots]
+            if missing:
+                issues.append(_issue(flow, node, f"prompt {pid}: slot(s) without a value: {', '.join(missing)}"))
+            unused = [s for s in node.slots if s not in entry.slots]
+            if unused:
+                issues.append(_issue(flow, node, f"prompt {pid}: slot(s) it does not use: {', '.join(unused)}",
+                                     "warning"))
+            if not entry.barge_in and node.barge_in and node.type not in ("hangup",):
+                issues.append(_issue(flow, node, f"prompt {pid} may not be interrupted: set barge_in: false"))
+    return issues
 
 
 def expand(prompt_id: str) -> list[str]:
@@ -116,8 +149,12 @@ def grammar_words(flow: Flow) -> dict[str, list[str]]:
     return groups
 
 
-def check_flow(flow: Flow, prompt_ids: set[str] | None, has_word: HasWord | None = None) -> list[Issue]:
+def check_flow(flow: Flow, prompt_ids: set[str] | dict[str, CatalogueEntry] | None,
+               has_word: HasWord | None = None) -> list[Issue]:
     issues: list[Issue] = []
+    if isinstance(prompt_ids, dict):
+        for node in flow.nodes.values():
+            issues += _prompt_usage(flow, node, prompt_ids)
     live = reachable(flow)
     for node in flow.nodes.values():
         if node.name not in live:
@@ -177,7 +214,7 @@ def model_has_word() -> tuple[HasWord | None, str]:
 
 def check_paths(paths: Iterable[Path], prompt_dir: Path = CATALOGUE_DIR,
                 has_word: HasWord | None = None) -> list[Issue]:
-    ids = catalogue_ids(prompt_dir)
+    ids = catalogue_entries(prompt_dir)
     issues: list[Issue] = []
     for path in paths:
         try:

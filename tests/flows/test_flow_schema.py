@@ -155,3 +155,20 @@ def test_vocabulary_check_against_a_real_vosk_model() -> None:
     by_node = {i.node: i.message for i in issues}
     assert "人" in by_node[None] or "人工" in by_node[None]  # the global words
     assert "咨" in by_node["keypad_menu"] and "不" in by_node["decline_offer"]
+
+
+def test_check_compares_slots_and_barge_in_with_the_catalogue(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("""\
+prompts:
+  greeting: {text: "您好", barge_in: false}
+  menu.keypad: {text: "按1"}
+  goodbye: {text: "再见{name}", slots: [{name: name, kind: text}]}
+  reprompt.no_input: {text: x}
+  reprompt.no_match: {text: x}
+""", "utf-8")
+    flow = tmp_path / "f.yaml"
+    flow.write_text(GOOD.replace("prompt: menu.keypad", "prompt: menu.keypad\n    slots: {extra: x}"), "utf-8")
+    issues = [str(i) for i in check_paths([flow], tmp_path)]
+    assert f"{flow}:6: error: node 'hello': prompt greeting may not be interrupted: set barge_in: false" in issues
+    assert f"{flow}:15: error: node 'bye': prompt goodbye: slot(s) without a value: name" in issues
+    assert f"{flow}:7: warning: node 'ask': prompt menu.keypad: slot(s) it does not use: extra" in issues
