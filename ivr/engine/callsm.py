@@ -5,13 +5,16 @@ One :class:`CallState` per call leg (UAS for callers, UAC for agent legs), above
 ACKs non-2xx finals).  The UAS rings (180) for ``answer_delay`` or answers at once with 200 + SDP answer, 488
 without a common codec, 487 after a CANCEL, BYE when its 2xx is never ACKed; in the dialog it handles BYE
 either way, re-INVITE / UPDATE (hold, unhold, session refresh), INFO digits, OPTIONS, REFER out with NOTIFY
-progress, and answers 501 to what it does not do.  UAC legs live in :mod:`ivr.engine.uac`.
+progress, and answers 501 to what it does not do (handlers in :mod:`ivr.engine.indialog`, building blocks in
+:mod:`ivr.engine.callops`).  UAC legs live in :mod:`ivr.engine.uac`.
 """
 
 from __future__ import annotations
 
-from ivr.app import DigitEvent, HangupEvent, TransferResult
+from ivr.app import TransferResult
 from ivr.engine import negotiate
+from ivr.engine.callops import end, finish, invite_final, refer_done, respond, send_bye, send_request, stamp
+from ivr.engine.indialog import HANDLERS
 from ivr.engine.model import (
     Action,
     AnswerCmd,
@@ -23,22 +26,16 @@ from ivr.engine.model import (
     HangupCmd,
     Incoming,
     LocalMedia,
-    OutRequest,
-    Send,
     StartMedia,
-    StopMedia,
-    Terminated,
     Tick,
     Timers,
     TransferCmd,
     TxTimeout,
     UpdateMedia,
-    WakeAt,
 )
-from ivr.engine.sipmsg import ACCEPT, ALLOW, SUPPORTED, contact_uri, in_dialog_request, response_dest, user_of
+from ivr.engine.sipmsg import contact_uri, in_dialog_request, user_of
 from ivr.net.transport import Endpoint
-from ivr.sip import Request, Response, SipParseError, make_response
-from ivr.sip.bodies import parse_dtmf_info, parse_sipfrag
+from ivr.sip import Request, SipParseError
 
 
 def step(state: CallState, event: Event) -> tuple[CallState, list[Action]]:
@@ -66,59 +63,6 @@ def step(state: CallState, event: Event) -> tuple[CallState, list[Action]]:
             answer(s, event.now, out)
     finish(s, out)
     return s, out
-
-
-def finish(s: CallState, out: list[Action]) -> None:
-    if s.phase == "ended" and not s.out:
-        out += [WakeAt(None), Terminated()]
-        return
-    times = [t for t in (s.answer_at, s.dial_deadline, s.refer_deadline) if t is not None]
-    out.append(WakeAt(min(times) if times else None))
-
-
-# ---------------------------------------------------------------- responses we send
-
-
-def respond(
-    s: CallState,
-    req: Request,
-    source: Endpoint,
-    status: int,
-    out: list[Action],
-    reason: str | None = None,
-    headers: list[tuple[str, str]] | None = None,
-    body: bytes = b"",
-    content_type: str | None = None,
-) -> Response:
-    extra = list(headers or [])
-    if 100 < status < 300 and req.method in ("INVITE", "UPDATE"):
-        extra.append(("Contact", s.local_contact))
-    if req.method in ("INVITE", "OPTIONS") or status in (405, 501):
-        extra += [("Allow", ALLOW), ("Supported", SUPPORTED)]
-    resp = make_response(req, status, reason, to_tag=s.local_tag, headers=extra, body=body, content_type=content_type)
-    out.append(Send(resp, response_dest(req, source)))
-    return resp
-
-
-def invite_final(s: CallState, status: int, out: list[Action], **kw: object) -> None:
-    """The final response to the pending INVITE (the transaction layer retransmits it until the ACK)."""
-    assert s.invite is not None and s.invite_source is not None
-    resp = respond(s, s.invite, s.invite_source, status, out, **kw)  # type: ignore[arg-type]
-    s.last_invite_response = resp
-    s.awaiting_ack = resp.is_success
-
-
-def stamp(s: CallState, body: bytes) -> bytes:
-    """``body`` (made with version ``sdp_version + 1``), or the previous SDP when nothing changed (RFC 3264 §8)."""
-    if s.last_sdp is not None and _without_origin(body) == _without_origin(s.last_sdp):
-        return s.last_sdp
-    s.sdp_version += 1
-    s.last_sdp = body
-    return body
-
-
-def _without_origin(body: bytes) -> bytes:
-    return b"\n".join(line for line in body.splitlines() if not line.startswith(b"o="))
 
 
 # ---------------------------------------------------------------- UAS answer
@@ -212,7 +156,7 @@ def on_request(s: CallState, req: Request, source: Endpoint, now: float, out: li
         return
     s.remote_cseq = cseq
     s.remote_endpoint = source
-    handler = _HANDLERS.get(req.method)
+    handler = HANDLERS.get(req.method)
     if handler is None:
         respond(s, req, source, 501, out)
         return
@@ -245,131 +189,7 @@ def on_cancel(s: CallState, now: float, out: list[Action]) -> None:
         end(s, "cancelled", True, out)
 
 
-def on_invite(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
-    """A re-INVITE (the initial INVITE is handled by :func:`new_uas`)."""
-    if s.awaiting_ack or s.phase not in ("confirmed", "answering"):
-        respond(s, req, source, 491, out)
-        return
-    s.invite, s.invite_source = req, source
-    if req.body and req.content_type == "application/sdp":
-        result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body, current=s.media)
-        if result is None:
-            invite_final(s, 488, out)
-            return
-        sdp, params = stamp(s, result[0]), result[1]
-        invite_final(s, 200, out, body=sdp, content_type="application/sdp")
-        if params != s.media:
-            out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
-        s.media = params
-    else:
-        sdp = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1))
-        s.remote_sdp_offer_pending = True
-        invite_final(s, 200, out, body=sdp, content_type="application/sdp")
-
-
-def on_update(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
-    if not (req.body and req.content_type == "application/sdp"):
-        respond(s, req, source, 200, out)
-        return
-    result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body, current=s.media)
-    if result is None:
-        respond(s, req, source, 488, out)
-        return
-    sdp, params = stamp(s, result[0]), result[1]
-    respond(s, req, source, 200, out, body=sdp, content_type="application/sdp")
-    if params != s.media:
-        out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
-    s.media = params
-
-
-def on_bye(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
-    respond(s, req, source, 200, out)
-    if s.phase == "early" and s.invite is not None:
-        invite_final(s, 487, out)
-    end(s, "remote_bye", True, out)
-
-
-def on_info(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
-    ctype = req.content_type
-    if not req.body:
-        respond(s, req, source, 200, out)
-        return
-    if ctype not in ("application/dtmf-relay", "application/dtmf"):
-        respond(s, req, source, 415, out, headers=[("Accept", ACCEPT)])
-        return
-    digit = parse_dtmf_info(ctype, req.body)
-    if digit is None:
-        respond(s, req, source, 400, out, reason="Bad DTMF Body")
-        return
-    respond(s, req, source, 200, out)
-    out.append(Deliver(DigitEvent(digit[0], "info", digit[1])))
-
-
-def on_options(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
-    respond(s, req, source, 200, out, headers=[("Accept", ACCEPT)])
-
-
-def on_notify(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
-    event = (req.headers.get("Event") or "").split(";")[0].strip().lower()
-    if event != "refer" or not s.refer_pending:
-        respond(s, req, source, 481, out, reason="Subscription Does Not Exist")
-        return
-    respond(s, req, source, 200, out)
-    frag = parse_sipfrag(req.body)
-    terminated = (req.headers.get("Subscription-State") or "").lower().startswith("terminated")
-    if frag is not None and frag[0] >= 200:
-        refer_done(s, TransferResult(True, 200 <= frag[0] < 300, frag[0], frag[1]), out)
-    elif terminated:
-        refer_done(s, TransferResult(True, False, frag[0] if frag else 0, "subscription terminated"), out)
-
-
-def on_refer(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
-    respond(s, req, source, 501, out, reason="Transfer Not Supported")
-
-
-_HANDLERS = {
-    "INVITE": on_invite,
-    "UPDATE": on_update,
-    "BYE": on_bye,
-    "INFO": on_info,
-    "OPTIONS": on_options,
-    "NOTIFY": on_notify,
-    "REFER": on_refer,
-}
-
-
 # ---------------------------------------------------------------- commands, timers, timeouts
-
-
-def refer_done(s: CallState, result: TransferResult, out: list[Action]) -> None:
-    s.refer_pending = False
-    s.refer_deadline = None
-    out.append(Deliver(result))
-
-
-def end(s: CallState, reason: str, by_remote: bool, out: list[Action]) -> None:
-    if s.phase == "ended":
-        return
-    s.phase = "ended"
-    s.hangup_reason = reason
-    s.answer_at = s.dial_deadline = None
-    if s.media is not None:
-        out.append(StopMedia())
-    if s.refer_pending:
-        refer_done(s, TransferResult(True, by_remote, 0, "call ended during transfer"), out)
-    out.append(Deliver(HangupEvent(reason, by_remote)))
-
-
-def send_request(s: CallState, req: Request, dest: Endpoint, purpose: str, out: list[Action]) -> None:
-    key = -req.cseq[0] if purpose == "cancel" else req.cseq[0]
-    s.out[key] = OutRequest(req, dest, purpose)
-    out.append(Send(req, dest))
-
-
-def send_bye(s: CallState, out: list[Action]) -> None:
-    s.local_cseq += 1
-    req, dest = in_dialog_request(s, "BYE")
-    send_request(s, req, dest, "bye", out)
 
 
 def hangup(s: CallState, now: float, reason: str, status: int, out: list[Action]) -> None:

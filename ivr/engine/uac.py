@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ivr.app import TransferResult
 from ivr.engine import negotiate
-from ivr.engine.callsm import finish, refer_done, send_bye, send_request, stamp
+from ivr.engine.callops import finish, refer_done, send_bye, send_request, stamp
 from ivr.engine.model import (
     Action,
     Answered,
