@@ -216,11 +216,10 @@ _SIMPLE: dict[str, Callable[[Any], Any]] = {
 
 def _node(r: _Reader, name: str, key: yaml.Node, node: yaml.Node) -> Node | None:
     fields = r.mapping(node, name, "node")
-    if not fields:
-        return None if r.problems else Node(name=name, type="goto", line=key.start_mark.line + 1)
     by_key = {k: (kn, vn) for k, kn, vn in fields}
     if "type" not in by_key:
-        r.fail(node, name, "missing 'type'")
+        if isinstance(node, yaml.MappingNode):
+            r.fail(node, name, "missing 'type'")
         return None
     ntype = r.scalar(by_key["type"][1], name, "type")
     if ntype not in NODE_TYPES:

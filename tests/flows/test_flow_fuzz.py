@@ -57,3 +57,20 @@ def test_random_event_sequences(speech: bool, sequence: list[Event]) -> None:
             assert state.finished and not any(isinstance(a, Play) for a in actions)
         if any(isinstance(a, HangupCall) for a in actions):
             assert state.finished
+
+
+TEXT = (Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml").read_text("utf-8")
+LINES = TEXT.splitlines()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, len(LINES) - 1), st.sampled_from(["", "  x: [", "type: 5", "- a", "  bad: {type: menu}",
+                                                         "    retries: ten", "nodes: 1", "\t", "  : :"]))
+def test_mangled_flow_files_give_flow_errors_only(line: int, replacement: str) -> None:
+    from flows.loader import FlowError, parse_flow
+
+    text = "\n".join([*LINES[:line], replacement, *LINES[line + 1:]])
+    try:
+        parse_flow(text, "h.yaml")
+    except FlowError as exc:
+        assert exc.problems and all(p.file == "h.yaml" and p.line >= 1 for p in exc.problems)

@@ -172,3 +172,11 @@ prompts:
     assert f"{flow}:6: error: node 'hello': prompt greeting may not be interrupted: set barge_in: false" in issues
     assert f"{flow}:15: error: node 'bye': prompt goodbye: slot(s) without a value: name" in issues
     assert f"{flow}:7: warning: node 'ask': prompt menu.keypad: slot(s) it does not use: extra" in issues
+
+
+def test_nodes_that_are_not_mappings_or_lack_a_type() -> None:
+    text = GOOD.replace("  bye: {type: hangup, prompt: goodbye}\n", "  bye: {}\n  odd: say\n  lst: [1]\n")
+    found = problems(text)
+    assert "f.yaml:14: node 'bye': missing 'type'" in found
+    assert "f.yaml:15: node 'odd': node: expected a mapping" in found
+    assert "f.yaml:16: node 'lst': node: expected a mapping" in found
