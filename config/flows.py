@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
 
@@ -20,7 +18,6 @@ class FlowsConfig(BaseModel):
     confirm_emergency_below: float = Field(default=0.75, ge=0.0, le=1.0)  # confirm an emergency under this
     split_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # weaker second readings are no split
     agent_queue: str = "default"
-    transfer_via: Literal["refer", "handoff"] = "refer"  # emergency / redirect transfers
     max_call_seconds: float = Field(default=1800.0, gt=0)  # a call still in the flow after this goes to an agent
     dependency_timeout: float = Field(default=15.0, gt=0)  # order store / prompt synthesis call limit
     channels: dict[str, ChannelConf] = Field(default_factory=dict)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from asr.api import SpeechService
+from bridge.api import Handoff
 from config.flows import FlowsConfig
 from config.loader import load_config
 from flows.registry import FlowRegistry
 from flows.runner import ChannelRoute, ClassifierLike, Context
+from flows.session import SessionDeps
+from prompts.api import PromptSource
 
 log = logging.getLogger(__name__)
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -77,3 +81,13 @@ class ContextFactory:
         return Context(flow=self.registry.current(), classifier=self.classifier, routes=self.routes,
                        confirm_emergency_below=self.conf.confirm_emergency_below, agent_queue=self.conf.agent_queue,
                        split_min_confidence=self.conf.split_min_confidence)
+
+
+def session_deps(prompts: PromptSource, handoff: Handoff, speech: SpeechService | None = None, *,
+                 factory: ContextFactory | None = None) -> SessionDeps:
+    """SessionDeps for real calls from configuration (flows, policy, classifier) and the given services."""
+    factory = factory or ContextFactory.from_config()
+    factory.new_context()  # fail at start-up, not on the first call, when the flow file is invalid
+    return SessionDeps(prompts=prompts, handoff=handoff, contexts=factory.new_context, speech=speech,
+                       dependency_timeout=factory.conf.dependency_timeout,
+                       max_call_seconds=factory.conf.max_call_seconds)

@@ -46,3 +46,13 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     broken.write_text("flow: b\nstart: a\nnodes:\n  a: {type: say, prompt: greeting}\n", "utf-8")
     assert main(["flows", "check", "--no-model", str(broken)]) == 1
     assert f"{broken}:4: error: node 'a': say node needs 'next'" in capsys.readouterr().out
+
+
+def test_session_deps_from_configuration() -> None:
+    from flows.setup import session_deps
+    from flows.testing import FakeHandoff, FakePrompts
+
+    deps = session_deps(FakePrompts(), FakeHandoff())
+    ctx = deps.contexts()
+    assert ctx.flow.name == "hotline" and ctx.classifier is not None and ctx.routes["119"].transfer
+    assert deps.speech is None and deps.max_call_seconds == 1800 and deps.dependency_timeout == 15
