@@ -28,12 +28,12 @@ class _Scored:
     hits: tuple[Hit, ...]
 
 
-def _terms(label: str, sources: Iterable[str], *, pinyin: bool = True, pinyin_min: int = 3,
+def _terms(label: str, sources: Iterable[str], *, pinyin: bool = True, pinyin_min: int = 2,
            gap: int | None = None) -> list[tuple[str, Term]]:
     """Parsed keywords; two-syllable pinyin matching only where asked (emergencies: a false alarm is confirmed)."""
     out = []
     for src in sources:
-        term = replace(parse_term(src), pinyin_min=pinyin_min, gap=gap)
+        term = replace(parse_term(src), pinyin_min=pinyin_min, gap=gap, strict=not label.startswith("em:"))
         if not pinyin:
             term = replace(term, pinyin=False)
         out.append((label, term))

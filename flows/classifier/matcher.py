@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from itertools import product
 
 from flows.classifier.terms import Term, normalise_literal
-from flows.classifier.text import Prepared, fuzzy, is_known_word, literal_syllables
+from flows.classifier.text import Prepared, fuzzy, is_known_word, literal_syllables, straddles
 
-CHAR, PINYIN, FUZZY = 1.0, 0.8, 0.6
+CHAR, PINYIN, FUZZY, PINYIN2 = 1.0, 0.8, 0.6, 0.5  # PINYIN2: two-syllable pinyin-only match
 # Characters an ASR substitution rarely produces inside a content word; a pinyin-only two-character match that
 # needs one of them (着是≈肇事, 个事≈鸽子) is far more likely to straddle two words.
 _FUNCTION_CHARS = frozenset("是个的了在有这那就也都和与我你他她它们吗呢吧啊不一说要会能去来给把被还又很太")
@@ -56,6 +56,7 @@ class _Lit:
     fsyl: tuple[str, ...]
     pinyin: bool
     fuzzy: bool
+    strict: bool
 
     @classmethod
     def of(cls, text: str, term: Term) -> _Lit:
@@ -64,7 +65,7 @@ class _Lit:
         n = len(chars)
         content = sum(c not in _FUNCTION_CHARS for c in chars)  # 烧了 is one syllable of evidence, not two
         ok = term.pinyin and n >= max(2, term.pinyin_min) and content >= 2
-        return cls(chars, syl, tuple(fuzzy(s) for s in syl), ok, ok and n >= 4)
+        return cls(chars, syl, tuple(fuzzy(s) for s in syl), ok, ok and n >= 4, term.strict)
 
     def at(self, utt: Prepared, i: int) -> float:
         n = len(self.chars)
@@ -75,6 +76,8 @@ class _Lit:
         if self.pinyin and all(self.syl[j] in utt.readings[i + j] for j in range(n)):
             if self._suspect(utt.text[i : i + n]):
                 return 0.0
+            if n == 2:
+                return 0.0 if self.strict and straddles(utt.text, i) else PINYIN2
             return PINYIN
         if self.fuzzy and all(self.fsyl[j] in utt.fuzzy[i + j] for j in range(n)):
             return FUZZY
@@ -87,101 +90,124 @@ class _Lit:
         return any(c != k and c in _FUNCTION_CHARS for c, k in zip(chars, self.chars, strict=True))
 
 
+_Occ = tuple[int, int, float]  # start, end, quality
+
+
 @dataclass(frozen=True)
 class _Compiled:
     label: str
     term: Term
-    groups: tuple[tuple[tuple[_Lit, ...], ...], ...]
+    groups: tuple[tuple[frozenset[int], ...], ...]  # literal ids per part
 
 
 class Matcher:
-    """All keyword hits of many labelled terms in one utterance."""
+    """All keyword hits of many labelled terms in one utterance.
+
+    Every distinct literal is located once per utterance (indexed by its first characters and first two
+    syllables); terms are then assembled from those occurrences.
+    """
 
     def __init__(self, entries: Iterable[tuple[str, Term]], gap: int = 8) -> None:
         self.gap = gap
         self._terms: list[_Compiled] = []
-        self._by_chars: dict[str, list[tuple[int, _Lit]]] = defaultdict(list)
-        self._by_syl: dict[tuple[str, ...], list[tuple[int, _Lit]]] = defaultdict(list)
-        self._by_fuzzy: dict[tuple[str, ...], list[tuple[int, _Lit]]] = defaultdict(list)
+        self._lits: list[_Lit] = []
+        lit_ids: dict[_Lit, int] = {}
+        self._by_chars: dict[str, list[int]] = defaultdict(list)
+        self._by_syl: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        self._by_fuzzy: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        self._starts: dict[int, list[int]] = defaultdict(list)  # literal id → terms whose first part holds it
         for label, term in entries:
-            groups = tuple(
-                tuple(tuple(_Lit.of(alt, term) for alt in part) for part in group) for group in term.groups
-            )
+            groups = []
+            for group in term.groups:
+                parts = []
+                for part in group:
+                    ids = []
+                    for alt in part:
+                        lit = _Lit.of(alt, term)
+                        if lit not in lit_ids:
+                            lit_ids[lit] = len(self._lits)
+                            self._lits.append(lit)
+                            self._index(lit, lit_ids[lit])
+                        ids.append(lit_ids[lit])
+                    parts.append(frozenset(ids))
+                groups.append(tuple(parts))
             idx = len(self._terms)
-            self._terms.append(_Compiled(label, term, groups))
-            for lit in groups[0][0]:
-                self._by_chars[lit.chars[:2]].append((idx, lit))
-                if lit.pinyin:
-                    self._by_syl[lit.syl[:2]].append((idx, lit))
-                if lit.fuzzy:
-                    self._by_fuzzy[lit.fsyl[:2]].append((idx, lit))
+            self._terms.append(_Compiled(label, term, tuple(groups)))
+            for lid in groups[0][0]:
+                self._starts[lid].append(idx)
 
-    def find(self, utt: Prepared) -> list[Hit]:
+    def _index(self, lit: _Lit, lid: int) -> None:
+        self._by_chars[lit.chars[:2]].append(lid)
+        if lit.pinyin:
+            self._by_syl[lit.syl[:2]].append(lid)
+        if lit.fuzzy:
+            self._by_fuzzy[lit.fsyl[:2]].append(lid)
+
+    def _occurrences(self, utt: Prepared) -> dict[int, list[_Occ]]:
         text = utt.text
         n = len(text)
-        hits: list[Hit] = []
-        seen: set[tuple[int, int]] = set()
+        occ: dict[int, list[_Occ]] = defaultdict(list)
         for i in range(n):
-            cands: list[tuple[int, _Lit]] = []
-            cands += self._by_chars.get(text[i], ())
+            cands: set[int] = set(self._by_chars.get(text[i], ()))
             if i + 1 < n:
-                cands += self._by_chars.get(text[i : i + 2], ())
+                cands.update(self._by_chars.get(text[i : i + 2], ()))
                 for key in product(utt.readings[i], utt.readings[i + 1]):
-                    cands += self._by_syl.get(key, ())
+                    cands.update(self._by_syl.get(key, ()))
                 for key in product(utt.fuzzy[i], utt.fuzzy[i + 1]):
-                    cands += self._by_fuzzy.get(key, ())
-            for idx, lit in cands:
-                if (idx, i) in seen:
-                    continue
+                    cands.update(self._by_fuzzy.get(key, ()))
+            for lid in cands:
+                lit = self._lits[lid]
                 q = lit.at(utt, i)
-                if not q:
-                    continue
-                hit = self._complete(idx, utt, i, i + len(lit.chars), q)
-                if hit is not None:
-                    seen.add((idx, i))
-                    hits.append(hit)
+                if q:
+                    occ[lid].append((i, i + len(lit.chars), q))
+        return occ
+
+    def find(self, utt: Prepared) -> list[Hit]:
+        occ = self._occurrences(utt)
+        present = occ.keys()
+        hits: list[Hit] = []
+        todo = sorted({t for lid in occ for t in self._starts.get(lid, ())})
+        for idx in todo:
+            comp = self._terms[idx]
+            gap = self.gap if comp.term.gap is None else comp.term.gap
+            if not all(part & present for group in comp.groups for part in group):
+                continue
+            rest: list[_Occ] = []
+            for group in comp.groups[1:]:
+                chain = next(iter(self._chains(group, occ, gap)), None)
+                if chain is None:
+                    break
+                rest += chain
+            else:
+                for chain in self._chains(comp.groups[0], occ, gap):
+                    spans = chain + rest
+                    quality = min(sp[2] for sp in spans)
+                    matched = "…".join(utt.text[a:b] for a, b, _ in spans)
+                    hits.append(Hit(comp.label, comp.term, tuple((a, b) for a, b, _ in spans), quality, matched))
         return hits
 
-    def _find_part(self, part: tuple[_Lit, ...], utt: Prepared, lo: int, hi: int) -> tuple[int, int, float] | None:
-        for i in range(max(lo, 0), min(hi, len(utt.text) - 1) + 1):
-            best: tuple[int, int, float] | None = None
-            for lit in part:
-                q = lit.at(utt, i)
-                if q and (best is None or q > best[2]):
-                    best = (i, i + len(lit.chars), q)
-            if best is not None:
-                return best
-        return None
+    @staticmethod
+    def _part_occ(part: frozenset[int], occ: dict[int, list[_Occ]]) -> list[_Occ]:
+        found = [o for lid in part & occ.keys() for o in occ[lid]]
+        found.sort(key=lambda o: (o[0], -o[2], -(o[1] - o[0])))
+        return found
 
-    def _match_seq(
-        self, parts: tuple[tuple[_Lit, ...], ...], utt: Prepared, first: tuple[int, int, float] | None, gap: int
-    ) -> list[tuple[int, int, float]] | None:
-        spans: list[tuple[int, int, float]] = []
-        if first is None:
-            found = self._find_part(parts[0], utt, 0, len(utt.text))
-            if found is None:
-                return None
-            first = found
-        spans.append(first)
-        for part in parts[1:]:
-            prev_end = spans[-1][1]
-            found = self._find_part(part, utt, prev_end, prev_end + gap)
-            if found is None:
-                return None
-            spans.append(found)
-        return spans
-
-    def _complete(self, idx: int, utt: Prepared, start: int, end: int, q: float) -> Hit | None:
-        comp = self._terms[idx]
-        gap = self.gap if comp.term.gap is None else comp.term.gap
-        spans = self._match_seq(comp.groups[0], utt, (start, end, q), gap)
-        if spans is None:
-            return None
-        for group in comp.groups[1:]:
-            more = self._match_seq(group, utt, None, gap)
-            if more is None:
-                return None
-            spans += more
-        quality = min(s[2] for s in spans)
-        matched = "…".join(utt.text[s:e] for s, e, _ in spans)
-        return Hit(comp.label, comp.term, tuple((s, e) for s, e, _ in spans), quality, matched)
+    def _chains(self, parts: tuple[frozenset[int], ...], occ: dict[int, list[_Occ]], gap: int) -> list[list[_Occ]]:
+        """One chain per distinct start of the first part: each next part the earliest within ``gap``."""
+        per_part = [self._part_occ(p, occ) for p in parts]
+        chains = []
+        seen_starts: set[int] = set()
+        for first in per_part[0]:
+            if first[0] in seen_starts:
+                continue
+            chain = [first]
+            for options in per_part[1:]:
+                prev_end = chain[-1][1]
+                nxt = next((o for o in options if prev_end <= o[0] <= prev_end + gap), None)
+                if nxt is None:
+                    break
+                chain.append(nxt)
+            else:
+                seen_starts.add(first[0])
+                chains.append(chain)
+        return chains

@@ -28,6 +28,7 @@ class Term:
     pinyin: bool = True
     pinyin_min: int = 2  # shortest literal (in syllables) that may match through pinyin
     gap: int | None = None  # max characters between the parts of A+B (None: the matcher's default)
+    strict: bool = False  # two-character pinyin matches must not straddle two words of the utterance
 
     @property
     def first_parts(self) -> tuple[str, ...]:

@@ -73,23 +73,40 @@ def literal_syllables(literal: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
-def _two_char_words() -> frozenset[str]:
-    """Two-character words of jieba's dictionary (only the word list is used, not the segmenter)."""
+def _words() -> tuple[frozenset[str], frozenset[str]]:
+    """Two- and three-character words of jieba's dictionary (only its word list is used, not the segmenter)."""
     try:
         import jieba
-    except ImportError:  # the phrase list of pypinyin still covers the commonest collisions
-        return frozenset()
+    except ImportError:  # pypinyin's phrase list still covers the commonest collisions
+        return frozenset(), frozenset()
     path = Path(jieba.__file__).resolve().parent / "dict.txt"
+    two: set[str] = set()
+    three: set[str] = set()
     try:
         with path.open(encoding="utf-8") as f:
-            return frozenset(w for w in (line.split(" ", 1)[0] for line in f) if len(w) == 2)
+            for line in f:
+                word = line.split(" ", 1)[0]
+                if len(word) == 2:
+                    two.add(word)
+                elif len(word) == 3:
+                    three.add(word)
     except OSError:
-        return frozenset()
+        pass
+    return frozenset(two), frozenset(three)
 
 
 def is_known_word(chars: str) -> bool:
     """True when ``chars`` is a dictionary word, so a pinyin-only match there is a different word (大家 ≠ 打架)."""
-    return chars in PHRASES_DICT or chars in _two_char_words()
+    return chars in PHRASES_DICT or chars in _words()[0]
+
+
+def straddles(text: str, i: int) -> bool:
+    """Whether the two characters at ``i`` belong to different words of ``text`` (公共|自行车: 共自 ≠ 工资)."""
+    two, three = _words()
+    around = (text[i - 1 : i + 1] if i > 0 else "", text[i + 1 : i + 3])
+    longer = (text[i : i + 3], text[i - 1 : i + 2] if i > 0 else "", text[i - 2 : i + 1] if i > 1 else "",
+              text[i + 1 : i + 4])
+    return any(len(w) == 2 and w in two for w in around) or any(len(w) == 3 and w in three for w in longer)
 
 
 @dataclass(frozen=True)
