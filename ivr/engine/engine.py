@@ -29,7 +29,7 @@ from ivr.engine.model import (
     Timers,
     UpdateMedia,
 )
-from ivr.engine.registrar import Registrar
+from ivr.engine.registrar import BindingStore, Registrar
 from ivr.engine.sipmsg import uri_dest, user_of
 from ivr.engine.uac import new_uac
 from ivr.engine.upstream import UpstreamRegistrar
@@ -45,11 +45,17 @@ MEDIA_CODECS = ("PCMU", "PCMA")  # what ivr.media encodes
 class Engine:
     """SIP endpoint: answers calls with ``handler``, places outgoing legs, bridges, registrar."""
 
-    def __init__(self, config: IvrConfig | None = None, handler: CallHandler | None = None) -> None:
+    def __init__(
+        self,
+        config: IvrConfig | None = None,
+        handler: CallHandler | None = None,
+        binding_store: BindingStore | None = None,
+    ) -> None:
+        """``binding_store`` keeps REGISTER bindings (default: in memory; e.g. a Redis-backed store)."""
         self.config = config or IvrConfig()
         self.handler = handler
         t = self.config.timers
-        self.registrar = Registrar(self.config)
+        self.registrar = Registrar(self.config, binding_store)
         self.core = UaCore(TimerConfig(t1=t.t1, t2=t.t2, t4=t.t4), self.registrar)
         self.calls: dict[str, EngineCall] = {}
         self.port = 0
