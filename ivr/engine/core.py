@@ -9,14 +9,17 @@ of one call).  :meth:`UaCore.next_wakeup` says when to call :meth:`UaCore.tick`.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 
+from ivr.app import HangupEvent
 from ivr.engine.callsm import new_uas, step
 from ivr.engine.model import (
     Action,
     CallState,
     CancelIn,
+    Deliver,
     Event,
     Incoming,
     LocalMedia,
@@ -36,6 +39,7 @@ from ivr.sip import events as ev
 from ivr.sip.transaction import TransactionLayer
 from ivr.sip.tx_common import TimerConfig
 
+log = logging.getLogger(__name__)
 UPSTREAM = "\x00upstream"  # client_keys owner of the upstream REGISTER transactions
 
 
@@ -101,7 +105,16 @@ class UaCore:
         state = self.calls.get(call_id)
         if state is None:
             return []
-        state, actions = step(state, event)
+        try:
+            state, actions = step(state, event)
+        except Exception:  # a bug hit by one call ends that call, never the others
+            log.exception("call %s: state machine error on %s", call_id, type(event).__name__)
+            self.stats["call_errors"] += 1
+            self.forget(call_id)
+            return [
+                CallOutput(call_id, Deliver(HangupEvent("internal_error", False))),
+                CallOutput(call_id, Terminated()),
+            ]
         self.calls[call_id] = state
         return self._apply(call_id, actions, event.now)
 
@@ -116,15 +129,20 @@ class UaCore:
         timers: CallTimers,
         now: float,
     ) -> list[Output]:
-        state, actions = new_uas(
-            invite,
-            source,
-            local_media=local_media,
-            local_contact=local_contact,
-            local_tag=new_tag(),
-            timers=timers,
-            now=now,
-        )
+        try:
+            state, actions = new_uas(
+                invite,
+                source,
+                local_media=local_media,
+                local_contact=local_contact,
+                local_tag=new_tag(),
+                timers=timers,
+                now=now,
+            )
+        except Exception:  # never expected; the caller gets a 500 and the shell drops the call
+            log.exception("call %s: cannot start", invite.call_id)
+            self.stats["call_errors"] += 1
+            return [*self.reject(invite, 500, now), CallOutput(invite.call_id, Terminated())]
         self.calls[state.call_id] = state
         return self._apply(state.call_id, actions, now)
 

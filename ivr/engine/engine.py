@@ -143,14 +143,7 @@ class Engine:
         self._run(self.core.receive(data, source, self.now()))
 
     def feed(self, call: EngineCall, event: Event) -> None:
-        try:
-            outputs = self.core.feed(call.call_id, event)
-        except Exception:  # a bug in one call never takes the engine down: end that call
-            log.exception("call %s: state machine error on %s", call.call_id, type(event).__name__)
-            self.core.forget(call.call_id)
-            self._forget(call)
-            return
-        self._run(outputs)
+        self._run(self.core.feed(call.call_id, event))
 
     def _run(self, outputs: list[Output]) -> None:
         assert self.transports is not None
@@ -294,7 +287,8 @@ class Engine:
         now = self.now()
         timers = self.config.timers
         for call in list(self.calls.values()):
-            if call.ended or call.state.phase not in ("answering", "confirmed"):
+            state = self.core.calls.get(call.call_id)
+            if call.ended or state is None or state.phase not in ("answering", "confirmed"):
                 continue
             last_rtp = call.media.last_rtp_at or call.started_at
             if timers.rtp_timeout > 0 and now - last_rtp > timers.rtp_timeout:

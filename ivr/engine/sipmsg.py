@@ -67,9 +67,11 @@ def in_dialog_dest(state: CallState) -> Endpoint:
 
 
 def via_for(state: CallState, dest: Endpoint, branch: str | None = None) -> str:
-    host, _, port = state.local_contact.rpartition("@")[2].partition(">")[0].partition(";")[0].partition(":")
+    """Our Via for a new request: sent-by from our Contact (its host and port), with rport (RFC 3581)."""
+    sent_by = uri_dest(state.local_contact)
+    host, port = (sent_by.host, sent_by.port) if sent_by is not None else ("127.0.0.1", 5060)
     transport = "TCP" if dest.transport == "tcp" else "UDP"
-    return f"SIP/2.0/{transport} {host}:{port or 5060};branch={branch or new_branch()};rport"
+    return f"SIP/2.0/{transport} {host}:{port};branch={branch or new_branch()};rport"
 
 
 def in_dialog_request(

@@ -7,13 +7,15 @@ import heapq
 import random
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config.ivr import IvrConfig, RegistrarUser
 from ivr.app import HangupEvent
+from ivr.engine import core as core_module
 from ivr.engine.core import CallOutput, NewCall, Output, Transmit, UaCore
-from ivr.engine.model import Answered, Deliver, HangupCmd, LocalMedia, Terminated, Timers
+from ivr.engine.model import Action, Answered, CallState, Deliver, Event, HangupCmd, LocalMedia, Terminated, Timers
 from ivr.engine.registrar import Registrar
 from ivr.engine.uac import new_uac
 from ivr.net.transport import Endpoint
@@ -307,3 +309,24 @@ def test_random_and_mutated_bytes_never_crash(data: bytes, cut: int, flip: int) 
     ivr.receive(bytes(mutated), 0.1)
     ivr.receive(INVITE[:cut], 0.2)
     ivr.tick(40.0)
+
+
+def test_a_failing_call_ends_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    ivr = Ivr()
+    ivr.receive(INVITE, 0.0)
+    other = INVITE.replace(b"core-1@", b"core-2@").replace(b"z9hG4bKinv1", b"z9hG4bKinv2")
+    ivr.receive(other, 0.0)
+    assert len(ivr.core.calls) == 2
+    real_step = core_module.step
+
+    def broken(state: CallState, event: Event) -> tuple[CallState, list[Action]]:
+        if state.call_id == "core-1@127.0.0.1":
+            raise RuntimeError("bug")
+        return real_step(state, event)
+
+    monkeypatch.setattr(core_module, "step", broken)
+    ivr.receive(message("INFO", 2, to_tag="x", branch="z9hG4bKi1"), 1.0)
+    assert list(ivr.core.calls) == ["core-2@127.0.0.1"]
+    assert any(o.call_id == "core-1@127.0.0.1" and isinstance(o.action, Terminated) for o in ivr.actions)
+    bye = message("BYE", 2, branch="z9hG4bKb2").replace(b"core-1@", b"core-2@")
+    assert first_lines(ivr.receive(bye, 2.0)) == ["SIP/2.0 200 OK"]  # the other call works on
