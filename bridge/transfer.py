@@ -28,6 +28,7 @@ class TransferMetrics:
     dial_started: float = 0.0
     answered: float = 0.0
     whisper_started: float = 0.0
+    popped: float = 0.0  # screen pop delivered to the desk hub
     bridged: float = 0.0
     ring_total: float = 0.0  # summed over agents tried
 
@@ -105,6 +106,8 @@ class TransferDriver:
     async def run(self) -> sm.Finish:
         """Start the transfer; returns the first outcome (``bridged`` or a failure), keeps supervising after it."""
         self.metrics.started = asyncio.get_running_loop().time()
+        # render the whisper (dynamic TTS) while the agent's phone rings, off the set-up critical path
+        self._whisper_pcm: asyncio.Task[bytes] = self._spawn(self._audio("whisper.agent", self.whisper_slots))
         self._spawn(self._loop())
         return await self.result
 
@@ -261,6 +264,7 @@ class TransferDriver:
             await self.pop(agent_id)
         except Exception:
             log.exception("screen pop to %s failed; bridging anyway", agent_id)
+        self.metrics.popped = asyncio.get_running_loop().time()
         self._post(sm.PopDone())
 
     async def _whisper(self, agent_id: str) -> None:
@@ -268,9 +272,14 @@ class TransferDriver:
         if leg is None:
             return
         await self._safe(self.agents.set_call_state(agent_id, "whisper", self.call.call_id))
-        pcm = await self._audio("whisper.agent", self.whisper_slots)
+        try:
+            pcm = await self._whisper_pcm
+        except Exception:
+            log.exception("whisper could not be rendered; bridging without it")
+            pcm = b""
         self.metrics.whisper_started = asyncio.get_running_loop().time()
-        pb = leg.play(pcm, interruptible=False)
-        with contextlib.suppress(Exception):
-            await pb.done
+        if pcm:
+            pb = leg.play(pcm, interruptible=False)
+            with contextlib.suppress(Exception):
+                await pb.done
         self._post(sm.WhisperDone())
