@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -22,10 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bridge.api import OrderDraft  # noqa: E402
-from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts  # noqa: E402
-from bridge.handoff import HotlineHandoff  # noqa: E402
-from config.bridge import BridgeConfig  # noqa: E402
+from bridge.api import OrderDraft
+from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts
+from bridge.handoff import HotlineHandoff
+from config.bridge import BridgeConfig
 
 PG = "postgresql+psycopg://127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/15"
@@ -34,7 +33,7 @@ RING = [0.3]
 
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
 def fmt(name: str, xs: list[float]) -> str:
