@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bridge.models import UnreasonableRecord
+from flows.events import Play
 from flows.loader import load_flow
 from flows.runner import ChannelRoute, Context
 from flows.session import SessionDeps, run_call_report
@@ -42,7 +43,8 @@ def handoff(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     url = PG_URL if schema else f"sqlite:///{tmp_path / 'orders.db'}"
     cfg = BridgeConfig.model_validate({"database_url": url, "db_schema": schema, "redis_url": None,
                                        "journal_path": str(tmp_path / "orders.journal"),
-                                       "sequence_dir": str(tmp_path / "seq")})
+                                       "sequence_dir": str(tmp_path / "seq"),
+                                       "transfer": {"wait_for_free_agent_s": 0.2, "poll_interval_s": 0.1}})
     h = HotlineHandoff.from_config(FakeEngine(), FakePrompts(), cfg)
     h.render_in_thread = False
     yield h
@@ -87,3 +89,33 @@ def test_hang_up_mid_flow_still_stores_the_collected_order(handoff: Any) -> None
     stored = handoff.store.get(report.orders[0].order_no)
     assert (stored["category_code"], stored["district"], stored["street"]) == ("street_lights", "城东区", "幸福街道")
     assert stored["callback_requested"] is True and stored["flow_version"] == HOTLINE.version
+
+
+@pytest.fixture(scope="module")
+def prompt_service(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from config.prompts import PromptsConfig
+    from prompts.service import PromptService
+
+    return PromptService.from_config(PromptsConfig(cache_dir=str(tmp_path_factory.mktemp("prompt-cache"))))
+
+
+def test_keypad_call_with_the_real_prompts_classifier_and_order_store(prompt_service: Any, handoff: Any) -> None:
+    """Real prompt service (catalogue + espeak-ng TTS), policy classifier, flow and work-order store; fake call."""
+    from flows.setup import session_deps
+
+    prompts = prompt_service
+    clock = VirtualClock()
+    call = FakeCall(clock)
+    speech = FakeSpeech(False)
+    caller = ScriptedCaller(call, speech, [("keys", "1"), ("keys", "13912345678#"), ("keys", "1")], clock)
+    deps = session_deps(prompts, BusyHandoff(handoff, clock), speech)
+    deps.clock, deps.observer, deps.render_in_thread = clock, caller.observe, False
+    report = asyncio.run(asyncio.wait_for(run_call_report(call, deps), 120))
+    stored = handoff.store.get(report.orders[0].order_no)
+    assert (stored["contact_number"], stored["request_type"]) == ("13912345678", "求助")
+    assert any("13912345678" in line["text"] or "1 3 9" in line["text"] for line in stored["transcript"])
+    assert len(call.played) >= 8 and all(size > 1600 for size, _ in call.played)  # real audio, not silence stubs
+    played = [a.prompt_id for a in caller.actions if isinstance(a, Play)]
+    # no agent is registered: the hand-off tells the caller about the callback and ends the call
+    assert played[-3:-1] == ["order.created", "transfer.notice"] and call.ended
+    assert stored["status"] == "callback_pending"
