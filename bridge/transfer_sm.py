@@ -253,8 +253,9 @@ def step(s: State, ev: Event) -> tuple[State, list[Action]]:
             fin = s.result or Finish("caller_hung_up")
             return replace(s, phase="done", result=fin), [*acts, fin]
         fin = Finish("caller_hung_up", s.agent, f"caller hung up while {p}")
-        status = "abandoned" if p != "bridged" else None
-        acts += [MarkOrder(status, "caller_hung_up", s.agent, note=fin.detail), fin]
+        if p != "bridged":  # after the bridge the order keeps its "bridged" outcome: the talk simply ended
+            acts.append(MarkOrder("abandoned", "caller_hung_up", s.agent, note=fin.detail))
+        acts.append(fin)
         return replace(s, phase="done", result=fin), acts
 
     if p == "idle" and isinstance(ev, Start):

@@ -1,0 +1,156 @@
+"""Warm transfer over the real call engine with Debian baresip on both ends (caller, auto-answer agent).
+
+Prompts are tones so the test can tell them apart in what each phone recorded: transfer.notice 440 Hz,
+hold.music 520 Hz, whisper.agent 800 Hz.  The caller's phone sends 1 kHz, the agent's 660 Hz.
+Checks: the agent hears the whisper (800 Hz) and then the caller (1 kHz), the caller never hears the whisper,
+the desk got the screen pop before the bridge, the order is in the database assigned to the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bridge.api import OrderDraft, TransferOutcome
+
+pytestmark = [pytest.mark.peers,
+              pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip (Debian baresip-core) not installed")]
+
+TONES = {"transfer.notice": (440.0, 1.0), "hold.music": (520.0, 1.0), "whisper.agent": (800.0, 1.5),
+         "transfer.no_agent_callback": (300.0, 1.0), "callback.promise": (300.0, 1.0),
+         "transfer.agent_unavailable_retry": (350.0, 1.0)}
+
+
+class TonePrompts:
+    def __init__(self, tone: Callable[[float, float], bytes]) -> None:
+        self.tone = tone
+        self.rendered: list[str] = []
+
+    def has(self, prompt_id: str) -> bool:
+        return prompt_id in TONES
+
+    def text(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> str:
+        return prompt_id
+
+    def audio(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> bytes:
+        self.rendered.append(prompt_id)
+        f, s = TONES.get(prompt_id, (300.0, 0.5))
+        return self.tone(f, s)
+
+    def say(self, text: str) -> bytes:
+        return self.tone(300.0, 0.5)
+
+
+class SpyEngine:
+    """Delegates to the real engine; notes when the legs were bridged."""
+
+    def __init__(self, engine: Any, events: list[tuple[float, str]]) -> None:
+        self.engine, self.events = engine, events
+
+    async def dial(self, target: str, **kw: Any) -> Any:
+        return await self.engine.dial(target, **kw)
+
+    def bridge(self, a: Any, b: Any) -> Any:
+        self.events.append((time.monotonic(), "bridge"))
+        return self.engine.bridge(a, b)
+
+    def resolve(self, aor: str) -> str | None:
+        return self.engine.resolve(aor)  # type: ignore[no-any-return]
+
+
+def segments(path: Path, rate_hint: int = 8000) -> list[tuple[float, float]]:
+    """(start s, dominant Hz) for each loud 100 ms window of a recording."""
+    from tests.ivr.peers.harness import dominant_frequency, read_wav
+
+    samples, rate = read_wav(path)
+    win = rate // 10
+    out = []
+    for i in range(len(samples) // win):
+        chunk = samples[i * win:(i + 1) * win]
+        if np.sqrt(np.mean(chunk ** 2)) > 500:
+            out.append((i / 10, round(dominant_frequency(chunk, rate) / 20) * 20))
+    return out
+
+
+@pytest.fixture
+def peers(tmp_path: Path) -> Iterator[Any]:
+    from tests.ivr.peers.fixtures import BaresipPool
+
+    pool = BaresipPool(tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+def test_warm_transfer_real_baresip_agent(tmp_path: Path, peers: Any, make_handoff: Callable[..., Any]) -> None:
+    from ivr.engine import EngineThread
+    from tests.ivr.peers.harness import tone_pcm, wait_until, write_tone
+
+    agent = peers("agent", user="a1001", auto_answer=True, audio_source=write_tone(tmp_path / "agent.wav", 660.0, 30))
+    agent.start()
+    events: list[tuple[float, str]] = []
+    outcomes: list[TransferOutcome] = []
+    state: dict[str, Any] = {}
+
+    def factory(engine: Any) -> Any:
+        prompts = TonePrompts(lambda f, s: tone_pcm(f, s))
+        h = make_handoff(engine=SpyEngine(engine, events), prompts=prompts,
+                         agents=[{"id": "a1001", "name": "张敏", "sip_uri": agent.uri}],
+                         transfer={"ring_timeout_s": 10, "wait_for_free_agent_s": 10})
+        h.render_in_thread = True
+        state["h"] = h
+        h.hub.subscribe("a1001", lambda ev: events.append((time.monotonic(), ev.type)))
+
+        async def handler(call: Any) -> None:
+            if not state.get("started"):
+                await h.start()
+                await h.agents.set_presence("a1001", "available", time.time())
+                state["started"] = True
+            draft = OrderDraft(call_id=call.call_id, caller_number=call.caller, request_type="投诉",
+                               category_code="noise", category_name="噪声扰民", district="朝阳区", content="施工噪声")
+            ref = await h.create_order(draft)
+            state["order_no"] = ref.order_no
+            events.append((time.monotonic(), "order committed"))
+            out = await h.warm_transfer(call, ref, draft)
+            outcomes.append(out)
+            await h.wait_done(call.call_id)
+
+        return handler
+
+    runner = EngineThread(factory, host="127.0.0.1", port=0).start()
+    try:
+        caller = peers("caller", user="13900000001")
+        caller.start(dial=f"sip:12345@127.0.0.1:{runner.engine.port}", seconds=40)
+        caller.wait_log("Call established")
+        wait_until(lambda: bool(outcomes), 20, what="the transfer outcome")
+        assert outcomes[0].status == "bridged" and outcomes[0].agent_id == "a1001", outcomes
+        agent.wait_log("Call established")
+        time.sleep(3.0)  # caller and agent talk
+        caller.hangup()
+        agent.wait_call_end(15)  # the IVR tears the agent leg down when the caller leaves
+        caller.stop()
+        agent.stop()
+        kinds = [k for _t, k in sorted(events)]
+        assert kinds.index("order committed") < kinds.index("pop") < kinds.index("bridge"), kinds
+        h = state["h"]
+        order = runner.run(asyncio.to_thread(h.store.get, state["order_no"]))
+        assert order["agent_id"] == "a1001" and order["transfer_outcome"] == "bridged"
+        agent_heard = segments(agent.recording())  # type: ignore[arg-type]
+        freqs = [f for _t, f in agent_heard]
+        assert 800 in freqs and 1000 in freqs, freqs
+        assert freqs.index(800) < freqs.index(1000)  # the whisper first, then the caller
+        assert freqs[-1] == 1000
+        caller_heard = [f for _t, f in segments(caller.recording())]  # type: ignore[arg-type]
+        assert 800 not in caller_heard, caller_heard  # the whisper is for the agent only
+        assert caller_heard.index(440) < caller_heard.index(660) and caller_heard[-1] == 660
+        assert 520 in caller_heard  # hold music while the agent's phone rang and heard the whisper
+    finally:
+        if "h" in state and state.get("started"):
+            runner.run(state["h"].close())
+        runner.stop()
