@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr.app import DialFailed
 from tests.ivr.peers.fixtures import BaresipPool, Ivr
 from tests.ivr.peers.harness import Baresip, analyse_tone, read_wav, wait_until, write_tone
 
@@ -138,3 +139,21 @@ def test_bridge_caller_and_dialed_agent(ivr: Ivr, baresips: MakePeer, tmp_path_f
     samples, rate = read_wav(caller_path)
     tail = analyse_tone(samples[-int(1.5 * rate) :], rate)
     assert abs(tail.frequency - 660) < 10, tail
+
+
+def test_dial_unanswered_agent_is_cancelled(ivr: Ivr, baresips: BaresipPool) -> None:
+    agent = baresips("ringing", user="agent")  # no auto-answer: it rings until we CANCEL
+    agent.start()
+
+    async def dial() -> DialFailed:
+        try:
+            await ivr.engine.dial(agent.uri, timeout=1.5)
+        except DialFailed as exc:
+            return exc
+        raise AssertionError("the agent answered")
+
+    failure = ivr.runner.run(dial())
+    assert (failure.status, failure.reason) == (0, "timeout")
+    agent.wait_log("Incoming call")
+    agent.wait_call_end()  # the CANCEL ended the ringing call at the agent
+    wait_until(lambda: ivr.live_calls() == 0, 5, what="the cancelled leg to be gone")
