@@ -58,7 +58,7 @@ def pick_rule(cfg: DeadlineConfig, category_rules: dict[str, DeadlineRule], requ
     candidates: list[tuple[DeadlineRule, str]] = []
     if urgency in cfg.by_urgency:
         candidates.append((cfg.by_urgency[urgency], f"urgency:{urgency}"))
-    if category:
+    if category and (cfg.category_applies_to is None or request_type in cfg.category_applies_to):
         if category in cfg.by_category:
             candidates.append((cfg.by_category[category], f"category:{category}"))
         elif category in category_rules:
@@ -100,6 +100,33 @@ def _rule_from(entry: Any) -> DeadlineRule | None:
     if "deadline_days" in entry:
         return DeadlineRule(working_days=float(entry["deadline_days"]))
     return None
+
+
+def merge_policy(cfg: DeadlineConfig, path: Path | None) -> tuple[DeadlineConfig, dict[str, DeadlineRule]]:
+    """The flows policy file's ``deadlines:`` section (by_urgency, by_type, category_applies_to) over ``cfg``,
+    and its category rules; ``cfg`` unchanged when the file is absent."""
+    rules = load_policy_rules(path)
+    if path is None or not path.exists():
+        return cfg, rules
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return cfg, rules
+    sec = data.get("deadlines") if isinstance(data, dict) else None
+    if not isinstance(sec, dict):
+        return cfg, rules
+    merged = cfg.model_copy(deep=True)
+    for key in ("by_urgency", "by_type"):
+        table = sec.get(key)
+        if isinstance(table, dict):
+            for name, raw in table.items():
+                rule = _rule_from({"deadline": raw})
+                if rule is not None:
+                    getattr(merged, key)[str(name)] = rule
+    applies = sec.get("category_applies_to")
+    if isinstance(applies, list):
+        merged.category_applies_to = [str(x) for x in applies]
+    return merged, rules
 
 
 def load_policy_rules(path: Path | None) -> dict[str, DeadlineRule]:

@@ -22,7 +22,7 @@ from bridge import transfer_sm as sm
 from bridge.agents import AgentState, FailoverAgentState, MemoryAgentState
 from bridge.api import OrderDraft, OrderRef, TransferOutcome
 from bridge.db import make_engine, upgrade
-from bridge.deadlines import WorkCalendar, due_time, load_policy_rules
+from bridge.deadlines import WorkCalendar, due_time, merge_policy
 from bridge.hub import DeskHub
 from bridge.journal import Journal
 from bridge.numbering import OrderNumberer
@@ -61,7 +61,7 @@ class HotlineHandoff:
         self.numberer = OrderNumberer(_path(cfg.sequence_dir), cfg.node_id)
         self.calendar = WorkCalendar.of(cfg.calendar.holidays, cfg.calendar.working_weekends)
         pf = cfg.deadlines.policy_file
-        self.category_rules = load_policy_rules(_path(pf) if pf else None)
+        self.deadlines, self.category_rules = merge_policy(cfg.deadlines, _path(pf) if pf else None)
         self.directory = {a.id: a for a in cfg.agents}
         self.last_metrics: TransferMetrics | None = None
         self.render_in_thread = True
@@ -171,7 +171,7 @@ class HotlineHandoff:
         now = self.clock()
         local = now.astimezone(self.tz)
         order_no = self.numberer.next(local.date())
-        due = due_time(self.cfg.deadlines, self.calendar, self.category_rules, local, draft.request_type,
+        due = due_time(self.deadlines, self.calendar, self.category_rules, local, draft.request_type,
                        draft.urgency, draft.category_code)
         entry = dataclasses.asdict(draft)
         entry["transcript"] = [list(t) for t in draft.transcript]

@@ -25,7 +25,8 @@ class DeadlineConfig(BaseModel):
     by_type: dict[str, DeadlineRule] = Field(default_factory=dict)
     by_urgency: dict[str, DeadlineRule] = Field(default_factory=dict)
     by_category: dict[str, DeadlineRule] = Field(default_factory=dict)
-    policy_file: str | None = "flows/policy.yaml"  # categories there may carry `deadline:` rules
+    policy_file: str | None = "flows/policy.yaml"  # its categories' `deadline` and `deadlines:` section win
+    category_applies_to: list[str] | None = None  # request types a category limit applies to (None: all)
     work_start_hour: int = 9
     work_end_hour: int = 17
 

@@ -50,3 +50,33 @@ def test_policy_file_category_rules(tmp_path: Path) -> None:
     assert load_policy_rules(tmp_path / "missing.yaml") == {}
     (tmp_path / "bad.yaml").write_text("categories: [: bad", encoding="utf-8")
     assert load_policy_rules(tmp_path / "bad.yaml") == {}
+
+
+def test_flows_policy_file_deadlines_section() -> None:
+    from bridge.deadlines import merge_policy
+
+    root = Path(__file__).resolve().parents[2]
+    merged, rules = merge_policy(CFG.deadlines, root / "flows" / "policy.yaml")
+    if not (root / "flows" / "policy.yaml").exists():
+        assert merged == CFG.deadlines and rules == {}
+        return
+    mon = datetime(2026, 11, 23, 10, tzinfo=TZ)
+    assert rules["water"] == DeadlineRule(hours=24)
+    # a water outage complaint: the category's 24 h; a water-fee consultation: the 咨询 limit (category not applied)
+    assert due_time(merged, CAL, rules, mon, "投诉", "normal", "water") == datetime(2026, 11, 24, 10, tzinfo=TZ)
+    consult = due_time(merged, CAL, rules, mon, "咨询", "normal", "water")
+    assert consult == CAL.add_working_days(mon, merged.by_type["咨询"].working_days or 0)
+    assert merged.category_applies_to and "咨询" not in merged.category_applies_to
+
+
+def test_merge_policy_from_file(tmp_path: Path) -> None:
+    from bridge.deadlines import merge_policy
+
+    p = tmp_path / "policy.yaml"
+    p.write_text("categories:\n  pets: {deadline: {working_days: 1}}\n"
+                 "deadlines:\n  by_type: {咨询: {working_days: 4}}\n  category_applies_to: [投诉]\n", encoding="utf-8")
+    merged, rules = merge_policy(CFG.deadlines, p)
+    mon = datetime(2026, 11, 23, 10, tzinfo=TZ)
+    assert merged.by_type["咨询"] == DeadlineRule(working_days=4) and merged.by_type["投诉"].working_days == 10
+    assert due_time(merged, CAL, rules, mon, "咨询", "normal", "pets") == datetime(2026, 11, 27, 17, tzinfo=TZ)
+    assert due_time(merged, CAL, rules, mon, "投诉", "normal", "pets") == datetime(2026, 11, 24, 17, tzinfo=TZ)
