@@ -493,7 +493,13 @@ def run_setup_rate(args: argparse.Namespace, workdir: Path, scenario: Path) -> l
             )
             totals = sipp_totals(workdir / f"{tag}.csv")
             results.append(
-                {"rate_cps": rate, "calls": calls, **totals, "elapsed_s": round(time.monotonic() - start, 1)}
+                {
+                    "rate_cps": rate,
+                    "calls": calls,
+                    **totals,
+                    "elapsed_s": round(time.monotonic() - start, 1),
+                    "attempted_cps_sustained": round(calls / max(1e-9, time.monotonic() - start - 2.0), 1),
+                }
             )
             print("setup", json.dumps(results[-1]), flush=True)
             if totals.get("FailedCall", 1):
@@ -506,12 +512,12 @@ def run_setup_rate(args: argparse.Namespace, workdir: Path, scenario: Path) -> l
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, nargs="+", default=[50, 150, 300])
+    parser.add_argument("--calls", type=int, nargs="*", default=[50, 150, 300])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window once all calls are up")
     parser.add_argument("--rate", type=float, default=30.0, help="call setup rate while ramping up (calls/s)")
     parser.add_argument("--nice", type=int, default=0, help="renice hotline serve by this (e.g. -10; needs root)")
     parser.add_argument("--no-setup-rate", action="store_true")
-    parser.add_argument("--setup-rates", type=int, nargs="+", default=[25, 50, 100, 150, 200, 300])
+    parser.add_argument("--setup-rates", type=int, nargs="+", default=[25, 50, 100, 200, 300, 400, 600, 800])
     parser.add_argument("--setup-seconds", type=float, default=8.0)
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, SIPp stats)")
     args = parser.parse_args()
