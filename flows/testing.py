@@ -309,7 +309,10 @@ class FakeCall:
         self.sink = sink
 
     async def next_event(self) -> CallEvent:
-        return await self.events.get()
+        event = await self.events.get()
+        if isinstance(event, HangupEvent):  # as ivr.app.Call: after hang-up it keeps returning the HangupEvent
+            self.events.put_nowait(event)
+        return event
 
     async def transfer(self, target: str) -> TransferResult:
         self.referred.append(target)

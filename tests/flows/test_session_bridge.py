@@ -119,3 +119,48 @@ def test_keypad_call_with_the_real_prompts_classifier_and_order_store(prompt_ser
     # no agent is registered: the hand-off tells the caller about the callback and ends the call
     assert played[-3:-1] == ["order.created", "transfer.notice"] and call.ended
     assert stored["status"] == "callback_pending"
+
+
+def test_agent_call_bridged_by_the_real_transfer_driver(tmp_path: Path) -> None:
+    """Key 0 → order → the bridge's warm transfer dials a (fake) agent, whispers, bridges; the caller hangs up."""
+    from bridge.fakes import AgentBehaviour, FakeEngine
+    from bridge.fakes import FakePrompts as BridgePrompts
+    from bridge.handoff import HotlineHandoff
+    from config.bridge import BridgeConfig
+    from flows.clock import LoopClock
+
+    engine = FakeEngine(behaviours={"sip:a1@agents": AgentBehaviour(answer_after=0.05)})
+    cfg = BridgeConfig.model_validate({
+        "database_url": f"sqlite:///{tmp_path / 'orders.db'}", "redis_url": None,
+        "journal_path": str(tmp_path / "orders.journal"), "sequence_dir": str(tmp_path / "seq"),
+        "agents": [{"id": "a1", "name": "张敏", "sip_uri": "sip:a1@agents", "skills": ["general"]}],
+        "transfer": {"ring_timeout_s": 2, "wait_for_free_agent_s": 1, "poll_interval_s": 0.1}})
+    short = {p: 0.05 for p in ("transfer.notice", "hold.music", "whisper.agent", "transfer.no_agent_callback",
+                               "callback.promise", "transfer.agent_unavailable_retry")}
+    handoff = HotlineHandoff.from_config(engine, BridgePrompts(short), cfg)
+    handoff.render_in_thread = False
+    clock = LoopClock()
+    call = FakeCall(clock)
+    speech = FakeSpeech(False)
+    caller = ScriptedCaller(call, speech, [("keys", "0")], clock, think=0.05)
+    deps = SessionDeps(prompts=FakePrompts(seconds=0.02), handoff=handoff, speech=speech, clock=clock,
+                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), observer=caller.observe)
+
+    async def go() -> Any:
+        await handoff.start()
+        await handoff.agents.set_presence("a1", "available", 1000.0)  # the agent is logged in at the desk
+        task = asyncio.ensure_future(run_call_report(call, deps))
+        for _ in range(200):
+            if engine.bridges:
+                break
+            await asyncio.sleep(0.02)
+        assert engine.bridges and not task.done()  # bridged: the session waits while they talk
+        call.remote_hangup("caller done")
+        report = await asyncio.wait_for(task, 10)
+        await handoff.close()
+        return report
+
+    report = asyncio.run(asyncio.wait_for(go(), 30))
+    assert "bridged" in report.end_reason
+    stored = handoff.store.get(report.orders[0].order_no)
+    assert stored["agent_id"] == "a1"
