@@ -99,7 +99,8 @@ def test_refer_lands_caller_at_agent(ivr: Ivr, baresips: MakePeer, tmp_path_fact
     wait_until(lambda: record.transfer is not None, 15, what="the transfer result")
     assert record.transfer == {"accepted": True, "succeeded": True, "status": 200}
     agent.wait_log("Call established")
-    time.sleep(2.5)  # let audio flow both ways between caller and agent
+    for peer in (caller, agent):  # let audio flow both ways between caller and agent
+        wait_until(lambda p=peer: p.recorded_seconds() >= 2.5, 10, what=f"2.5 s heard by {peer.user}")
     caller.hangup()
     agent.wait_call_end()
     caller.stop()
@@ -125,7 +126,7 @@ def test_bridge_caller_and_dialed_agent(ivr: Ivr, baresips: MakePeer, tmp_path_f
     wait_until(lambda: record.bridged or record.dial_error is not None, 15, what="the bridge")
     assert record.bridged, record.dial_error
     agent.wait_log("Call established")
-    time.sleep(2.5)
+    wait_until(lambda: agent.recorded_seconds() >= 2.5, 10, what="2.5 s heard by the agent")
     caller.hangup()
     agent.wait_call_end()  # the IVR hangs up the agent leg when the caller leaves
     wait_until(lambda: ivr.live_calls() == 0, 5, what="both legs to end")

@@ -241,6 +241,16 @@ snd_path {self.rec_dir}
         files = sorted(self.rec_dir.glob(f"dump-*-{kind}.wav"))
         return files[-1] if files else None
 
+    def recorded_seconds(self, kind: str = "dec") -> float:
+        """Length of the last call's recording so far (baresip writes it as the call goes)."""
+        path = self.recording(kind)
+        if path is None:
+            return 0.0
+        try:
+            return max(0, path.stat().st_size - 44) / 16000
+        except FileNotFoundError:
+            return 0.0
+
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
