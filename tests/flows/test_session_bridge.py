@@ -101,13 +101,14 @@ def prompt_service(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def test_keypad_call_with_the_real_prompts_classifier_and_order_store(prompt_service: Any, handoff: Any) -> None:
     """Real prompt service (catalogue + espeak-ng TTS), policy classifier, flow and work-order store; fake call."""
+    from asr.service import DtmfOnlySpeechService
     from flows.setup import session_deps
 
     prompts = prompt_service
     clock = VirtualClock()
     call = FakeCall(clock)
-    speech = FakeSpeech(False)
-    caller = ScriptedCaller(call, speech, [("keys", "1"), ("keys", "13912345678#"), ("keys", "1")], clock)
+    caller = ScriptedCaller(call, None, [("keys", "1"), ("keys", "13912345678#"), ("keys", "1")], clock)
+    speech = DtmfOnlySpeechService("no speech model in this test")  # the speech component's keypad-only mode
     deps = session_deps(prompts, BusyHandoff(handoff, clock), speech)
     deps.clock, deps.observer, deps.render_in_thread = clock, caller.observe, False
     report = asyncio.run(asyncio.wait_for(run_call_report(call, deps), 120))
