@@ -104,3 +104,12 @@ def test_ivr_hangs_up_with_bye(ivr: Ivr, tmp_path: Path) -> None:
     result = run_sipp("bye_from_ivr.xml", ivr.target, tmp_path)
     assert result.ok, result.stderr + result.messages
     assert received(result.messages, "BYE ")
+
+
+def test_rfc2833_digits_from_sipp_reach_the_application(ivr: Ivr, tmp_path: Path) -> None:
+    result = run_sipp("rtp_dtmf.xml", ivr.target, tmp_path)
+    assert result.ok, result.stderr + result.messages
+    call_id = header(received(result.messages, "SIP/2.0 200")[0], "Call-ID")
+    record = ivr.record(call_id)
+    wait_until(lambda: record.hangup is not None, 5, what="the call to end")
+    assert record.digits == [("1", "rfc4733"), ("2", "rfc4733")]
