@@ -298,3 +298,11 @@ def test_an_emergency_mentioned_mid_collection_goes_to_the_emergency_path() -> N
     out = sim.turn("哎呀等一下 楼下着火了")
     assert "urgency=emergency" in out[0] and any(line.startswith("transfer emergency sip:119") for line in out)
     assert "路灯坏了" in sim.orders[0][1].content and "着火" in sim.orders[0][1].content
+
+
+def test_the_caller_can_give_the_calling_number_as_contact() -> None:
+    sim = make_sim(caller="13600001111")
+    for words in ("路灯坏了", "城东区", "今天", "很黑"):
+        sim.turn(words)
+    assert sim.listening is not None and "本机" in (sim.listening.spec.grammar or ())
+    assert "13600001111" in sim.turn("就用这个号码")[0]
