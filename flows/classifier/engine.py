@@ -220,7 +220,7 @@ class Classifier:
                 continue
             score, chosen = _greedy(hits)
             out.append(_Scored(kind, key, score, chosen))
-        out.sort(key=lambda s: (-s.score, s.kind != "rule", s.key == "other"))
+        out.sort(key=lambda s: (-s.score, s.kind != "rule", s.key == "other", s.hits[0].start))
         return [s for s in out if s.score > 0]
 
     def _request_type(self, by_label: dict[str, list[Hit]]) -> str | None:
