@@ -17,7 +17,9 @@ class RegistrarUser(BaseModel):
 
 
 class UpstreamRegistration(BaseModel):
-    """The IVR registers to a PBX as an extension (off unless ``enabled``)."""
+    """The IVR registers to a PBX as an extension (off unless ``enabled``).
+
+    ``username``/``password`` also answer digest challenges to the IVR's outgoing calls (agent legs)."""
 
     enabled: bool = False
     registrar: str = "sip:127.0.0.1:5070"  # URI of the PBX registrar

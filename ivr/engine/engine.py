@@ -337,7 +337,7 @@ class Engine:
             timers=self._timers(),
             now=self.now(),
             dial_timeout=timeout,
-            credentials=(up.username, up.password) if up.enabled and up.password else None,
+            credentials=(up.username, up.password) if up.password else None,
             to_uri=None if is_uri else f"sip:{target}@{self.public_host}",
         )
         call = EngineCall(self, state.call_id, media)

@@ -206,3 +206,28 @@ def test_ivr_registers_to_a_pbx_with_digest_and_refreshes(tmp_path: Path) -> Non
             server.stop()
     finally:
         pbx.stop()
+
+
+def test_outgoing_call_answers_a_digest_challenge(tmp_path: Path) -> None:
+    from config.ivr import IvrConfig, UpstreamRegistration
+    from tests.ivr.peers.harness import SippServer
+
+    pbx = SippServer("pbx_call.xml", tmp_path, timeout=20)
+    try:
+        credentials = UpstreamRegistration(enabled=False, username="12345", password="pbx-pw")
+        server = Ivr(config=IvrConfig(host="127.0.0.1", port=0, upstream=credentials)).start()
+        try:
+
+            async def call() -> str:
+                leg = await server.engine.dial(f"sip:agent@127.0.0.1:{pbx.port}", timeout=10)
+                codec = leg.media.codec.name  # type: ignore[attr-defined]
+                await leg.hangup()
+                return str(codec)
+
+            assert server.runner.run(call()) == "PCMA"  # answered after the digest retry, PBX's codec
+            result = pbx.wait()  # 401, verified Authorization, 200, ACK, BYE
+            assert result.ok, result.stderr + result.messages
+        finally:
+            server.stop()
+    finally:
+        pbx.stop()
