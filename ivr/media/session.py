@@ -268,7 +268,11 @@ class MediaSession:
                 peer._bridge_in = frame.translate(table) if table is not None else frame
             sink = self._sink
             if sink is not None:
-                sink(self.codec.decode(frame))
+                try:
+                    sink(self.codec.decode(frame))
+                except Exception:  # an application bug must not stop this call's media: drop the sink
+                    log.exception("%r: audio sink failed; sink removed", self)
+                    self._sink = None
         if not self._dtmf_rx.reported:
             self._dtmf_step(dtmf.Poll(now))
 
@@ -436,7 +440,10 @@ class MediaSession:
                 peer.send_dtmf(d.digit, max(40, d.duration_ms))
             handler = self._dtmf_handler
             if handler is not None:
-                handler(d.digit, d.duration_ms)
+                try:
+                    handler(d.digit, d.duration_ms)
+                except Exception:
+                    log.exception("%r: DTMF handler failed on %r", self, d.digit)
 
     # -- RTCP -------------------------------------------------------------------------------------------------------
     def _on_rtcp(self, data: bytes, addr: tuple[str, int]) -> None:

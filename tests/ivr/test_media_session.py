@@ -383,3 +383,26 @@ def test_sipp_g711a_capture_30ms_packets_are_reframed(env: Env) -> None:
     st = s.stats()
     assert st["other_ptime"] == len(packets) and st["lost"] == 0 and st["late"] == 0
     s.close()
+
+
+def test_failing_application_callbacks_do_not_stop_the_media(env: Env) -> None:
+    clock, pacer = env[0], env[1]
+    a, b = pair(env)
+
+    def bad_sink(frame: bytes) -> None:
+        raise RuntimeError("bug in the application")
+
+    def bad_handler(digit: str, ms: int) -> None:
+        raise RuntimeError("bug in the application")
+
+    b.set_audio_sink(bad_sink)
+    b.set_dtmf_handler(bad_handler)
+    a.play(tone(500, 0.5))
+    a.send_dtmf("1")
+    clock.advance(1.0)
+    assert pacer.stats.errors == 0 and pacer.sessions == 2  # both legs still ticking
+    sent = b.stats()["sent"]
+    clock.advance(0.2)
+    assert b.stats()["sent"] == sent + 10 and b.stats()["dtmf_received"] == 1
+    a.close()
+    b.close()
