@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ivr.app import HangupEvent, TransferResult
 from ivr.engine.model import Action, CallState, Deliver, OutRequest, Send, StopMedia, Terminated, WakeAt
-from ivr.engine.sipmsg import ALLOW, SUPPORTED, in_dialog_request, response_dest
+from ivr.engine.sipmsg import ALLOW, SUPPORTED, in_dialog_request
 from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, make_response
 
@@ -34,7 +34,7 @@ def respond(
     if req.method in ("INVITE", "OPTIONS") or status in (405, 501):
         extra += [("Allow", ALLOW), ("Supported", SUPPORTED)]
     resp = make_response(req, status, reason, to_tag=s.local_tag, headers=extra, body=body, content_type=content_type)
-    out.append(Send(resp, response_dest(req, source)))
+    out.append(Send(resp, source))  # the transaction layer routes it (Via received/rport, TCP connection)
     return resp
 
 

@@ -167,8 +167,8 @@ Event = Incoming | Tick | CancelIn | TxTimeout | HangupCmd | TransferCmd | Answe
 
 @dataclass(frozen=True)
 class Send:
-    """Send through the transaction layer: a response on its server transaction, a request as a new client
-    transaction (``dest`` and transport from ``dest``), an ACK for a 2xx statelessly."""
+    """Send through the transaction layer: a response on its server transaction (routed by the layer; ``dest``
+    is where the request came from), a request as a new client transaction to ``dest``, a 2xx ACK statelessly."""
 
     message: Request | Response
     dest: Endpoint

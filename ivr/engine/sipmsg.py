@@ -11,20 +11,6 @@ ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf, message/sip
 SUPPORTED = "replaces, norefersub"
 
 
-def response_dest(request: Request, source: Endpoint) -> Endpoint:
-    """Where a response goes (RFC 3261 §18.2.2, RFC 3581): the connection it came on, or Via received/rport."""
-    if source.transport == "tcp":
-        return source
-    try:
-        via = request.top_via
-    except SipParseError:
-        return source
-    if via.has_rport:
-        return source
-    host = source.host if via.host != source.host else via.host
-    return Endpoint("udp", host, via.port or 5060)
-
-
 def uri_dest(uri: str, fallback: Endpoint | None = None) -> Endpoint | None:
     """Transport address of a SIP URI (no DNS: hosts are IP addresses or resolvable names as given)."""
     try:
