@@ -70,6 +70,7 @@ class MediaSession:
         self.closed = False
         self.direction: Direction = "sendrecv"
         self._receiving = True
+        self._sending = True
         self._sock: socket.socket | None = None
         self._rtcp_sock: socket.socket | None = None
         # remote / negotiated
@@ -202,6 +203,7 @@ class MediaSession:
             raise ValueError(f"unknown direction {direction!r}")
         self.direction = direction
         self._receiving = direction in ("sendrecv", "recvonly")
+        self._sending = direction in ("sendrecv", "sendonly")
 
     def set_bridge_peer(self, peer: MediaSession | None) -> None:
         """Send our received audio (and digits) to ``peer`` instead of nowhere; see :mod:`ivr.media.bridge`."""
@@ -297,7 +299,8 @@ class MediaSession:
         if self._n0 is None:
             self._n0 = frame_no
         dest = self._dest
-        if dest is None or self.direction in ("recvonly", "inactive") or self._sock is None:
+        sock = self._sock
+        if dest is None or not self._sending or sock is None:
             self._gap = True
             self._bridge_in = None
             return
@@ -319,14 +322,18 @@ class MediaSession:
             marker = marker or starts
         else:
             payload = bridged if bridged is not None else self._silence
-        buf = self._buf
+        buf = self._buf  # 12 + 160 bytes; every audio payload is one 20 ms frame
         pack_header_into(buf, marker, self.payload_type, self._seq, ts, self.ssrc)
-        n = 12 + len(payload)
-        buf[12:n] = payload
+        buf[12:] = payload
         self._seq = (self._seq + 1) & 0xFFFF
-        if self._sendto(self._sock, memoryview(buf)[:n], dest):
-            self.counters["sent"] += 1
-            self.counters["sent_bytes"] += n
+        try:
+            sock.sendto(buf, dest)
+        except OSError:  # buffer full, unreachable, bad address: count it, never break the tick
+            self.counters["send_errors"] += 1
+        else:
+            counters = self.counters
+            counters["sent"] += 1
+            counters["sent_bytes"] += 12 + FRAME_SAMPLES
         if nxt is not None:
             self._playback.finish_if_done()
         if frame_no % RTCP_INTERVAL_FRAMES == RTCP_INTERVAL_FRAMES - 1:
