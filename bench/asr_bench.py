@@ -235,6 +235,8 @@ async def main_async(args: argparse.Namespace) -> None:
     configs = [("grammar", True, True, n) for n in ((8, 16) if args.quick else (8, 16, 24, 32))]
     configs += [("free", False, True, n) for n in ((4, 8) if args.quick else (4, 8, 12, 16))]
     configs += [("grammar", True, False, 16), ("free", False, False, 8)]
+    if args.only:
+        configs = [c for c in configs if f"{c[0]}-{'on' if c[2] else 'off'}-{c[3]}" in args.only.split(",")]
     print(
         f"{'mode':8} {'gate':5} {'callers':>7} {'utts':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
         f"{'CPU%/caller':>11} {'CPU ms/utt':>10} {'feed late ms':>12} load"
@@ -258,6 +260,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--vad", choices=("silero", "webrtc"), default="silero")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", help="comma-separated configs such as grammar-on-16,free-off-8")
     parser.add_argument("--max-active", type=int, default=None, help="decoder --max-active override")
     asyncio.run(main_async(parser.parse_args()))
 
