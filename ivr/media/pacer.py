@@ -11,7 +11,9 @@ skipped, counted, and RTP timestamps still advance because they are derived from
 from __future__ import annotations
 
 import logging
+import select
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,6 +22,7 @@ from ivr.media.clock import Clock, TimerHandle
 log = logging.getLogger(__name__)
 
 
+MAX_READ_ROUNDS = 8  # datagrams read per socket per frame, at most
 LATENESS_BUCKETS_MS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, float("inf"))
 
 
@@ -68,6 +71,9 @@ class Pacer:
         self._t0 = 0.0
         self._n = 0
         self._timer: TimerHandle | None = None
+        # readiness of the sessions' sockets: one epoll_wait per round instead of one failing recv per socket
+        self._poller = select.epoll() if hasattr(select, "epoll") else None
+        self._readers: dict[int, Callable[[float], None]] = {}
 
     # -- registration -----------------------------------------------------------------------------------------
     def register(self, session: Tickable) -> None:
@@ -75,6 +81,25 @@ class Pacer:
         self._snapshot = tuple(self._sessions.values())
         if self._timer is None:
             self.start()
+
+    def watch(self, fd: int, on_readable: Callable[[float], None]) -> bool:
+        """Call ``on_readable(now)`` in each frame's receive phase while ``fd`` has data (one datagram per call).
+
+        Returns False when the platform has no epoll: the caller then drains its socket itself.
+        """
+        if self._poller is None:
+            return False
+        self._poller.register(fd, select.EPOLLIN)
+        self._readers[fd] = on_readable
+        return True
+
+    def unwatch(self, fd: int) -> None:
+        """Stop watching ``fd`` (before closing it: the number may be reused)."""
+        if self._readers.pop(fd, None) is not None and self._poller is not None:
+            try:
+                self._poller.unregister(fd)
+            except OSError:
+                pass
 
     def unregister(self, session: Tickable) -> None:
         if self._sessions.pop(id(session), None) is not None:
@@ -144,11 +169,32 @@ class Pacer:
                 s.tick_send(n, now)
             except Exception:
                 self._failed(s)
+        if self._readers:
+            self._read_ready(now)
         for s in sessions:
             try:
                 s.tick_receive(n, now)
             except Exception:
                 self._failed(s)
+
+    def _read_ready(self, now: float) -> None:
+        assert self._poller is not None
+        poll = self._poller.poll
+        readers = self._readers
+        for _ in range(MAX_READ_ROUNDS):  # each round: one datagram from every socket that has one
+            ready = poll(0)
+            if not ready:
+                return
+            for fd, _events in ready:
+                reader = readers.get(fd)
+                if reader is None:
+                    continue
+                try:
+                    reader(now)
+                except Exception:
+                    self.stats.errors += 1
+                    log.exception("reader of fd %d failed; unwatched", fd)
+                    self.unwatch(fd)
 
     def _failed(self, session: Tickable) -> None:
         self.stats.errors += 1

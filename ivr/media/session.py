@@ -72,6 +72,7 @@ class MediaSession:
         self._receiving = True
         self._sending = True
         self._sock: socket.socket | None = None
+        self._watched = False  # the pacer reads our RTP socket when it is readable (epoll)
         self._rtcp_sock: socket.socket | None = None
         # remote / negotiated
         self.codec: Codec = PCMU
@@ -134,6 +135,7 @@ class MediaSession:
         self._sock, self._rtcp_sock, self.port = bind_rtp_pair(
             self.local_host, self.port_range, with_rtcp=self._use_rtcp
         )
+        self._watched = self.pacer.watch(self._sock.fileno(), self._read_one)
         self.pacer.register(self)
         return self.port
 
@@ -226,6 +228,8 @@ class MediaSession:
         self._bridge_peer = None
         if self._rtcp_sock is not None and self._rtcp_dest is not None and self.counters["sent"]:
             self._sendto(self._rtcp_sock, rtcp.build_bye(self.ssrc), self._rtcp_dest)
+        if self._sock is not None and self._watched:
+            self.pacer.unwatch(self._sock.fileno())
         for sock in (self._sock, self._rtcp_sock):
             if sock is not None:
                 sock.close()
@@ -254,12 +258,13 @@ class MediaSession:
         sock = self._sock
         if sock is None:
             return
-        for _ in range(MAX_DRAIN):
-            try:
-                data, addr = sock.recvfrom(2048)
-            except OSError:  # EAGAIN: drained
-                break
-            self._on_datagram(data, addr, now)
+        if not self._watched:  # no epoll: drain here
+            for _ in range(MAX_DRAIN):
+                try:
+                    data, addr = sock.recvfrom(2048)
+                except OSError:  # EAGAIN: drained
+                    break
+                self._on_datagram(data, addr, now)
         if frame_no % 25 == 0 and self._rtcp_sock is not None:
             drain(self._rtcp_sock, self._on_rtcp, MAX_DRAIN)
         frame = self._next_rx_frame(now)
@@ -277,6 +282,17 @@ class MediaSession:
                     self._sink = None
         if not self._dtmf_rx.reported:
             self._dtmf_step(dtmf.Poll(now))
+
+    def _read_one(self, now: float) -> None:
+        """The pacer saw our RTP socket readable: take one datagram."""
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            data, addr = sock.recvfrom(2048)
+        except OSError:
+            return
+        self._on_datagram(data, addr, now)
 
     def _next_rx_frame(self, now: float) -> bytes | None:
         """One 20 ms payload from the jitter buffer, re-framing packets of other durations (10, 30, 40 ms...)."""

@@ -406,3 +406,23 @@ def test_failing_application_callbacks_do_not_stop_the_media(env: Env) -> None:
     assert b.stats()["sent"] == sent + 10 and b.stats()["dtmf_received"] == 1
     a.close()
     b.close()
+
+
+def test_without_epoll_sessions_drain_their_own_sockets() -> None:
+    loop = asyncio.new_event_loop()
+    clock = VirtualClock()
+    pacer = Pacer(clock)
+    pacer._poller = None  # a platform without epoll
+    a, b = (MediaSession(local_host="127.0.0.1", port_range=PORTS, pacer=pacer, clock=clock, loop=loop) for _ in "ab")
+    a.open()
+    b.open()
+    a.set_remote("127.0.0.1", b.port, payload_type=0, codec="PCMU", dtmf_payload_type=None)
+    b.set_remote("127.0.0.1", a.port, payload_type=0, codec="PCMU", dtmf_payload_type=None)
+    heard: list[bytes] = []
+    b.set_audio_sink(heard.append)
+    a.play(tone(800, 0.4))
+    clock.advance(1.0)
+    assert len(voiced_run(heard)) == 20 and dominant_hz(b"".join(voiced_run(heard))) == pytest.approx(800, abs=5)
+    a.close()
+    b.close()
+    loop.close()
