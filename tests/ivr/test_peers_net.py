@@ -98,7 +98,7 @@ def test_sip_over_tcp_info_dtmf(ivr: Ivr, tmp_path: Path) -> None:
     assert "TCP message received" in result.messages
     record = ivr.records()[-1]
     wait_until(lambda: record.hangup is not None, 5, what="the TCP call to end")
-    assert record.digits == [("5", "info"), ("7", "info")]
+    assert record.digits == [("5", "info"), ("7", "info"), ("*", "info")]
 
 
 def test_large_message_over_tcp(ivr: Ivr) -> None:

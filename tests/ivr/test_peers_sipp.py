@@ -83,7 +83,9 @@ def test_info_dtmf_reaches_the_application(ivr: Ivr, tmp_path: Path) -> None:
     call_id = header(received(result.messages, "SIP/2.0 200")[0], "Call-ID")
     record = ivr.record(call_id)
     wait_until(lambda: record.hangup is not None, 5, what="the call to end")
-    assert record.digits == [("5", "info"), ("7", "info")]
+    assert record.digits == [("5", "info"), ("7", "info"), ("*", "info")]
+    # "*" made the app stop the tone and play a beep: the tone ends early, the beep plays to the end
+    assert [completed for _, completed in record.playbacks] == [False, True]
 
 
 def test_reinvite_hold_and_unhold(ivr: Ivr, tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """Test application for real-peer tests: plays a tone, records digits and caller audio, transfers, bridges.
 
 Keys during a call: ``9`` blind-transfers (REFER) to ``agent``; ``8`` dials ``agent`` and bridges the caller
-with it; ``0`` hangs up.  Every call's story is kept in :attr:`PeerApp.calls` (and appended as JSON lines to
-``log_path`` when set, for ``hotline serve --app tests.ivr.peers.app:build`` runs).
+with it; ``*`` stops the tone and plays a short beep; ``0`` hangs up.  Every call's story is kept in
+:attr:`PeerApp.calls` (and appended as JSON lines to ``log_path`` when set, for
+``hotline serve --app tests.ivr.peers.app:build`` runs).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class CallRecord:
     bridged: bool = False
     dial_error: str | None = None
     hangup: tuple[str, bool] | None = None
-    playbacks_done: int = 0
+    playbacks: list[tuple[int, bool]] = field(default_factory=list)  # PlaybackFinished (id, completed)
 
 
 class PeerApp:
@@ -84,11 +85,14 @@ class PeerApp:
                 self._log(record, "hangup", reason=event.reason, by_remote=event.by_remote, frames=record.audio_frames)
                 return
             if isinstance(event, PlaybackFinished):
-                record.playbacks_done += 1
+                record.playbacks.append((event.playback_id, event.completed))
                 continue
             if isinstance(event, DigitEvent):
                 record.digits.append((event.digit, event.source))
                 self._log(record, "digit", digit=event.digit, source=event.source)
+                if event.digit == "*":  # cut the tone short, play a 0.3 s beep instead
+                    call.stop_playback(force=True)
+                    call.play(tone(1000.0, 0.3))
                 if event.digit == "0":
                     await call.hangup()
                     record.hangup = ("local", False)
