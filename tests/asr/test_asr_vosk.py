@@ -188,3 +188,23 @@ def test_exhausted_pool_queues_callers_instead_of_failing(
         assert texts == ["아니요"] * 3 and service.grammar_pool.built == 1
     finally:
         service.close()
+
+
+def test_one_model_per_process_and_prewarmed_pool(
+    ko_model: VoskModel, ko_model_path: Path, ko_config: Callable[..., AsrConfig]
+) -> None:
+    first = VoskSpeechService.from_config(ko_config(ko_model_path, prewarm=1))
+    second = VoskSpeechService.from_config(ko_config(ko_model_path))
+    try:
+        assert isinstance(first, VoskSpeechService) and isinstance(second, VoskSpeechService)
+        assert first.model is second.model is ko_model  # loaded once for the whole process
+        deadline = time.monotonic() + 60
+        while first.free_pool.idle < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert first.free_pool.built == 1 and first.free_pool.idle == 1  # warmed in the background, then idle
+        t0 = time.process_time()
+        decode_once(first.free_pool, say("감사합니다") + silence(0.3))
+        assert time.process_time() - t0 < 0.6  # a cold first pass costs ~0.9 s of CPU
+    finally:
+        first.close()
+        second.close()
