@@ -8,7 +8,7 @@ Time is injected (``now`` in seconds on the call's clock) so endpointing and bar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,14 @@ class Listener(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class PromptAwareListener(Listener, Protocol):
     """Optional extension (asr listeners implement it): prompts and clock ticks.
 
     ``set_prompt(True, now)`` while a prompt plays: an utterance shorter than ``min_barge_in_speech`` (a backchannel
     such as 嗯/啊/对/好), or any utterance when the spec has ``barge_in=False``, is dropped instead of recognized, and
     the no-input timer only starts at ``set_prompt(False, now)``.  ``tick(now)`` lets timers fire when no audio comes.
+    Use: ``if isinstance(listener, PromptAwareListener): listener.set_prompt(True, now)``.
     """
 
     def set_prompt(self, playing: bool, now: float) -> None: ...

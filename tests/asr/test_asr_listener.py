@@ -166,3 +166,11 @@ def test_next_event_wakes_up_from_the_decoder_thread(setup: tuple[FakeModel, Dec
         return [type(first), type(second), type(third)]
 
     assert asyncio.run(scenario())[-1] is Recognized
+
+
+def test_listeners_are_prompt_aware(setup: tuple[FakeModel, Decoding]) -> None:
+    from asr.api import PromptAwareListener
+    from asr.service import DtmfOnlySpeechService
+
+    assert isinstance(VoskListener(setup[1]), PromptAwareListener)
+    assert isinstance(DtmfOnlySpeechService("test").open_listener(), PromptAwareListener)
