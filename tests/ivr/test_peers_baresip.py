@@ -158,3 +158,27 @@ def test_dial_unanswered_agent_is_cancelled(ivr: Ivr, baresips: BaresipPool) -> 
     agent.wait_log("Incoming call")
     agent.wait_call_end()  # the CANCEL ended the ringing call at the agent
     wait_until(lambda: ivr.live_calls() == 0, 5, what="the cancelled leg to be gone")
+
+
+def test_two_callers_at_once_each_get_their_audio_and_digits(ivr: Ivr, baresips: BaresipPool) -> None:
+    callers = [baresips(f"parallel{i}", user=f"1390000000{i}") for i in range(2)]
+    for caller in callers:
+        caller.start(dial=ivr.uri(), seconds=40)
+    for caller in callers:
+        caller.wait_log("Call established")
+    records = {}
+    for caller in callers:
+        wait_until(lambda c=caller: any(r.caller == c.user for r in ivr.records()), 10, what="both calls")
+        records[caller.user] = next(r for r in reversed(ivr.records()) if r.caller == caller.user)
+    callers[0].press("1")
+    callers[1].press("2")
+    wait_until(lambda: all(r.digits for r in records.values()), 10, what="a digit on each call")
+    assert records[callers[0].user].digits == [("1", "rfc4733")]
+    assert records[callers[1].user].digits == [("2", "rfc4733")]
+    for caller in callers:
+        wait_until(lambda c=caller: c.recorded_seconds() >= 2.0, 10, what="2 s of audio")
+        caller.hangup()
+        caller.wait_call_end()
+        caller.stop()
+        freq, active, holes, longest = heard(caller)
+        assert abs(freq - 440) < 5 and active >= 1.5 and holes == 0, (freq, active, holes, longest)
