@@ -51,6 +51,7 @@ class Caller:
     latencies: list[float] = field(default_factory=list)
     utterances: int = 0
     results: list[str] = field(default_factory=list)
+    correct: int = 0
     pos: int = 0
 
 
@@ -139,6 +140,7 @@ async def run_config(service: VoskSpeechService, n: int, grammar: bool, gate: bo
                     if isinstance(ev, Recognized):
                         c.latencies.append(now - (ev.speech_end + END_SILENCE - 0.02))
                         c.results.append(ev.result.text)
+                        c.correct += ev.result.text == phrases[(idx + c.utterances) % len(phrases)]
                     c.utterances += 1
                     c.listener.listen(c.spec, now)
             else:
@@ -149,6 +151,7 @@ async def run_config(service: VoskSpeechService, n: int, grammar: bool, gate: bo
                 now = time.monotonic() - t0
                 c.latencies.append(now - (end + END_SILENCE - 0.02))
                 c.results.append(text)
+                c.correct += text == phrases[(idx + c.utterances) % len(phrases)]
                 c.utterances += 1
                 ungated[idx].listen(c.spec, now)
 
@@ -188,6 +191,7 @@ async def run_config(service: VoskSpeechService, n: int, grammar: bool, gate: bo
         "cpu_caller": cpu / wall / n * 100,
         "cpu_utt": cpu / max(1, utts) * 1000,
         "utts": utts,
+        "correct": sum(c.correct for c in callers) / max(1, utts) * 100,
         "late": late * 1000,
     }
 
@@ -239,13 +243,14 @@ async def main_async(args: argparse.Namespace) -> None:
         configs = [c for c in configs if f"{c[0]}-{'on' if c[2] else 'off'}-{c[3]}" in args.only.split(",")]
     print(
         f"{'mode':8} {'gate':5} {'callers':>7} {'utts':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
-        f"{'CPU%/caller':>11} {'CPU ms/utt':>10} {'feed late ms':>12} load"
+        f"{'CPU%/caller':>11} {'CPU ms/utt':>10} {'feed late ms':>12} {'exact %':>7} load"
     )
     for mode, grammar, gate, n in configs:
         r = await run_config(service, n, grammar, gate, args.seconds)
         print(
             f"{mode:8} {'on' if gate else 'off':5} {n:7d} {r['utts']:5.0f} {r['p50']:7.0f} {r['p95']:7.0f} "
-            f"{r['max']:7.0f} {r['cpu_caller']:11.1f} {r['cpu_utt']:10.0f} {r['late']:12.0f} {loadavg()}"
+            f"{r['max']:7.0f} {r['cpu_caller']:11.1f} {r['cpu_utt']:10.0f} {r['late']:12.0f} {r['correct']:7.0f} "
+            f"{loadavg()}"
         )
     print(
         f"# recognizers built: free {service.free_pool.built}, grammar {service.grammar_pool.built}; "
