@@ -36,6 +36,7 @@ from ivr.engine.model import (
 from ivr.engine.sipmsg import contact_uri, in_dialog_request, user_of
 from ivr.net.transport import Endpoint
 from ivr.sip import Request, SipParseError
+from ivr.sip.dialog import TARGET_REFRESH
 
 
 def step(state: CallState, event: Event) -> tuple[CallState, list[Action]]:
@@ -156,6 +157,8 @@ def on_request(s: CallState, req: Request, source: Endpoint, now: float, out: li
         return
     s.remote_cseq = cseq
     s.remote_endpoint = source
+    if req.method in TARGET_REFRESH:  # a new Contact replaces the remote target (RFC 3261 §12.2.2)
+        s.remote_target = contact_uri(req) or s.remote_target
     handler = HANDLERS.get(req.method)
     if handler is None:
         respond(s, req, source, 501, out)

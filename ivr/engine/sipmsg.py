@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ivr.engine.model import CallState
 from ivr.net.transport import Endpoint
-from ivr.sip import Headers, Request, Response, SipParseError, new_branch, parse_name_addr, parse_uri
+from ivr.sip import NameAddr, Request, Response, SipParseError, parse_name_addr, parse_uri
+from ivr.sip.dialog import Dialog, LocalEndpoint
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"
 ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf, message/sipfrag"
@@ -52,12 +53,17 @@ def in_dialog_dest(state: CallState) -> Endpoint:
     return dest
 
 
-def via_for(state: CallState, dest: Endpoint, branch: str | None = None) -> str:
-    """Our Via for a new request: sent-by from our Contact (its host and port), with rport (RFC 3581)."""
-    sent_by = uri_dest(state.local_contact)
+def local_endpoint(state: CallState, dest: Endpoint) -> LocalEndpoint:
+    """How this call appears on the wire toward ``dest``: sent-by and Contact from our Contact URI."""
+    contact = parse_name_addr(state.local_contact).uri if state.local_contact else ""
+    sent_by = uri_dest(contact) if contact else None
     host, port = (sent_by.host, sent_by.port) if sent_by is not None else ("127.0.0.1", 5060)
-    transport = "TCP" if dest.transport == "tcp" else "UDP"
-    return f"SIP/2.0/{transport} {host}:{port};branch={branch or new_branch()};rport"
+    return LocalEndpoint(host, port, "TCP" if dest.transport == "tcp" else "UDP", contact)
+
+
+def via_for(state: CallState, dest: Endpoint) -> str:
+    """Our Via for a new request (with rport, RFC 3581)."""
+    return local_endpoint(state, dest).via()
 
 
 def in_dialog_request(
@@ -68,24 +74,26 @@ def in_dialog_request(
     content_type: str | None = None,
     extra: list[tuple[str, str]] | None = None,
     cseq: int | None = None,
-    branch: str | None = None,
 ) -> tuple[Request, Endpoint]:
-    """A request inside the dialog (RFC 3261 §12.2.1.1); the caller bumps ``state.local_cseq`` before."""
+    """A request inside the dialog, built by :class:`ivr.sip.dialog.Dialog` (RFC 3261 §12.2.1.1: route set,
+    strict routers, Contact on target-refresh requests); the caller bumps ``state.local_cseq`` before."""
     dest = in_dialog_dest(state)
-    headers = Headers()
-    headers.add("Via", via_for(state, dest, branch))
-    headers.add("Max-Forwards", "70")
-    headers.add("From", f"<{state.local_uri}>;tag={state.local_tag}")
-    to = f"<{state.remote_uri}>" + (f";tag={state.remote_tag}" if state.remote_tag else "")
-    headers.add("To", to)
-    headers.add("Call-ID", state.call_id)
-    headers.add("CSeq", f"{cseq if cseq is not None else state.local_cseq} {method}")
-    for route in state.route_set:
-        headers.add("Route", route)
-    headers.add("Contact", state.local_contact)
-    for name, value in extra or []:
-        headers.add(name, value)
-    if body and content_type:
-        headers.add("Content-Type", content_type)
-    uri = state.remote_target or state.remote_uri
-    return Request(method=method, uri=uri, headers=headers, body=body), dest
+    remote_params: dict[str, str | None] = {"tag": state.remote_tag} if state.remote_tag else {}
+    dialog = Dialog(
+        call_id=state.call_id,
+        local=NameAddr(state.local_uri, params={"tag": state.local_tag}),
+        remote=NameAddr(state.remote_uri, params=remote_params),
+        remote_target=state.remote_target or state.remote_uri,
+        endpoint=local_endpoint(state, dest),
+        role=state.role,
+        local_cseq=state.local_cseq,
+        route_set=list(state.route_set),
+    )
+    request = dialog.create_request(
+        method,
+        body=body,
+        content_type=content_type,
+        headers=extra or (),
+        cseq=cseq if cseq is not None else state.local_cseq,
+    )
+    return request, dest
