@@ -84,6 +84,7 @@ class MediaSession:
         self._signalled: tuple[str, int] | None = None
         # send state
         self.ssrc = secrets.randbits(32)
+        self._phase = self.ssrc % RTCP_INTERVAL_FRAMES  # spreads RTCP work of many sessions over the ticks
         self._seq = secrets.randbits(16)
         self._ts0 = secrets.randbits(32)
         self._n0: int | None = None
@@ -265,7 +266,7 @@ class MediaSession:
                 except OSError:  # EAGAIN: drained
                     break
                 self._on_datagram(data, addr, now)
-        if frame_no % 25 == 0 and self._rtcp_sock is not None:
+        if (frame_no + self._phase) % 25 == 0 and self._rtcp_sock is not None:
             drain(self._rtcp_sock, self._on_rtcp, MAX_DRAIN)
         frame = self._next_rx_frame(now)
         if frame is not None and self._receiving:
@@ -352,7 +353,7 @@ class MediaSession:
             counters["sent_bytes"] += 12 + FRAME_SAMPLES
         if nxt is not None:
             self._playback.finish_if_done()
-        if frame_no % RTCP_INTERVAL_FRAMES == RTCP_INTERVAL_FRAMES - 1:
+        if (frame_no + self._phase) % RTCP_INTERVAL_FRAMES == 0:
             self._send_sr(ts)
 
     def _send_dtmf_packet(self, ts: int, dest: tuple[str, int]) -> None:
