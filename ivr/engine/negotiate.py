@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ivr.engine.model import Direction, LocalMedia, MediaParams
-from ivr.sdp import SdpError, parse_sdp
+from ivr.sdp import Media, SdpError, SessionDescription, parse_sdp
 
 STATIC = {0: "PCMU", 8: "PCMA", 9: "G722"}
 _MIRROR: dict[str, Direction] = {
@@ -65,20 +65,22 @@ def _choose(local: LocalMedia, stream: _Stream) -> tuple[str, int, int | None] |
 
 
 def _body(local: LocalMedia, version: int, codec_pts: list[tuple[str, int]], dtmf: int | None, direction: str) -> bytes:
-    pts = [pt for _, pt in codec_pts] + ([dtmf] if dtmf is not None else [])
-    lines = [
-        "v=0",
-        f"o=hotline12345 {local.session_id} {version} IN IP4 {local.host}",
-        "s=hotline12345",
-        f"c=IN IP4 {local.host}",
-        "t=0 0",
-        f"m=audio {local.port} RTP/AVP {' '.join(str(p) for p in pts)}",
-    ]
-    lines += [f"a=rtpmap:{pt} {name}/8000" for name, pt in codec_pts]
+    attributes: list[tuple[str, str | None]] = [("rtpmap", f"{pt} {name}/8000") for name, pt in codec_pts]
+    formats = [str(pt) for _, pt in codec_pts]
     if dtmf is not None:
-        lines += [f"a=rtpmap:{dtmf} telephone-event/8000", f"a=fmtp:{dtmf} 0-16"]
-    lines += ["a=ptime:20", f"a={direction}"]
-    return ("\r\n".join(lines) + "\r\n").encode()
+        attributes += [("rtpmap", f"{dtmf} telephone-event/8000"), ("fmtp", f"{dtmf} 0-16")]
+        formats.append(str(dtmf))
+    attributes += [("ptime", "20"), (direction, None)]
+    sdp = SessionDescription(
+        origin_user="hotline12345",
+        session_id=local.session_id,
+        version=version,
+        origin_address=local.host,
+        session_name="hotline12345",
+        connection=local.host,
+        media=[Media("audio", local.port, "RTP/AVP", formats, attributes=attributes)],
+    )
+    return sdp.to_bytes()
 
 
 def offer(local: LocalMedia, version: int, direction: Direction = "sendrecv") -> bytes:
