@@ -84,6 +84,7 @@ class TextRules(_Strict):
     min_content_chars: int = Field(default=2, ge=0)
     accept_unmatched_chars: int = Field(default=8, ge=0)
     addendum_cues: Words = []
+    intent_cues: Words = []
     negation_cues: Words = []
     past_cues: Words = []
     hypothetical_cues: Words = []

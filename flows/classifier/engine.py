@@ -97,7 +97,7 @@ class Classifier:
         for rtype, words in policy.request_types.items():
             entries += _terms(f"type:{rtype}", words, pinyin=False)
         for name, cues in (("neg", t.negation_cues), ("past", t.past_cues), ("hyp", t.hypothetical_cues),
-                           ("now", t.present_cues), ("add", t.addendum_cues)):
+                           ("now", t.present_cues), ("add", t.addendum_cues), ("want", t.intent_cues)):
             entries += _terms(f"cue:{name}", cues, pinyin=False)
         home = {policy.city.name, *policy.city.aliases, *policy.city.districts}
         names = [n for n in policy.other_city.names if n not in home and not any(n in h for h in home)]
@@ -254,8 +254,11 @@ class Classifier:
         if rule is not None and cat is not None:
             addendum = by_label.get("cue:add", [])
             is_addendum = any(rule.hits[0].start - 4 <= c.end <= rule.hits[0].start for c in addendum)
-            explicit = any(h.term.weight >= 3 for h in rule.hits)
-            rule_wins = not is_addendum and ((explicit and rule.score >= 0.4 * cat.score) or rule.score > cat.score)
+            explicit = [h for h in rule.hits if h.term.weight >= 3]
+            # 我要去告他 / 我想申请仲裁: the caller states what they want done; that is the main part
+            intent = any(h.start - 4 <= c.end <= h.start for h in explicit for c in by_label.get("cue:want", []))
+            rule_wins = not is_addendum and (intent or (bool(explicit) and rule.score >= 0.4 * cat.score)
+                                             or rule.score > cat.score)
             main, second = (rule, cat) if rule_wins else (cat, rule)
         assert main is not None
         rivals = [s.score for s in ranked if s is not main and s is not second]

@@ -80,6 +80,8 @@ class _Lit:
                 return 0.0 if self.strict and straddles(utt.text, i) else PINYIN2
             if i > 0 and is_known_word(utt.text[i - 1 : i + 1]):  # 酒店到了: 店到了 is not 电到了
                 return 0.0
+            if is_known_word(utt.text[i + n - 1 : i + n + 1]):  # 不想火化: 不想火 is not 不想活
+                return 0.0
             return PINYIN
         if self.fuzzy and all(self.fsyl[j] in utt.fuzzy[i + j] for j in range(n)):
             return FUZZY
