@@ -234,8 +234,6 @@ class VoskListener:
                 return
             if utt.cancelled:
                 rec, utt.rec, utt.done = utt.rec, None, True
-                self._live -= 1
-                self._idle.notify_all()
             elif utt.pending or utt.ended:
                 chunk = b"".join(utt.pending)
                 utt.pending.clear()
@@ -244,7 +242,18 @@ class VoskListener:
                 return
             else:
                 return
-        self._pool(utt).release(rec)
+        try:  # Reset() happens in the pool's release: keep it off the event loop
+            self._dec.executor.submit(self._release, utt, rec, priority=FINAL)
+        except RuntimeError:  # executor shut down (service closing)
+            self._release(utt, rec)
+
+    def _release(self, utt: _Utterance, rec: Recognizer) -> None:
+        try:
+            self._pool(utt).release(rec)
+        finally:
+            with self._lock:
+                self._live -= 1
+                self._idle.notify_all()
 
     def _work(self, utt: _Utterance, chunk: bytes, final: bool) -> None:
         rec = utt.rec
