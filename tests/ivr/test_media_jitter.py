@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 import struct
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ivr.media.codecs import PCMU
 from ivr.media.jitter import JitterBuffer
 from ivr.media.rtp import RtpPacket
@@ -160,3 +163,32 @@ def test_random_loss_and_reorder_accounting() -> None:
     assert real == sorted(real)  # never out of order
     assert len(real) + jb.stats.late == sent  # every packet is played once or counted late
     assert jb.stats.lost + jb.stats.late >= 500 - sent
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("push"), st.integers(0, 0xFFFF), st.integers(0, 3), st.booleans()),
+            st.tuples(st.just("pop"), st.just(0), st.just(0), st.just(False)),
+        ),
+        max_size=120,
+    )
+)
+def test_fuzz_push_pop_invariants(ops: list[tuple[str, int, int, bool]]) -> None:
+    jb = new_buffer(target_ms=60, max_ms=200)
+    now = 0.0
+    for kind, seq, ssrc, non_audio in ops:
+        now += 0.007
+        if kind == "push":
+            p = packet(seq, ssrc=ssrc)
+            if non_audio:
+                jb.push_non_audio(p, now)
+            else:
+                jb.push(p, now)
+            assert jb.depth <= jb.max_frames
+        else:
+            out = jb.pop(now)
+            assert out is None or len(out) == 160
+    s = jb.stats
+    assert s.played + s.duplicates + s.late + s.overflow_dropped + s.flushed + jb.depth == s.received
