@@ -8,7 +8,9 @@ buffered is an underrun: the playout point waits (absorbing a delay spike: the l
 packets come again and the buffer holds more than the target, missing frames at its head are skipped so the delay
 returns to the target.  After ``idle_frames`` empty pops the stream is idle and :meth:`pop` returns None until
 packets come again.  Above
-``max_ms`` of buffered audio the oldest frames are dropped (sender clock faster than ours).  An SSRC change, or
+``max_ms`` of buffered audio the oldest frames are dropped; while playing, more than ``target_ms + slack_ms``
+buffered (a burst after a delay spike, a stall of our own, a sender clock faster than ours) is trimmed back to
+the target delay, so the conversation never keeps an extra delay.  An SSRC change, or
 a sequence jump of more than ``max_gap`` frames, restarts the buffer.
 """
 
@@ -33,6 +35,7 @@ class JitterStats:
     overflow_dropped: int = 0
     resets: int = 0
     flushed: int = 0  # unplayed frames dropped by a reset
+    trimmed: int = 0  # frames skipped to bring the delay back to the target (after a burst or a stall)
 
 
 class JitterBuffer:
@@ -47,6 +50,7 @@ class JitterBuffer:
         idle_frames: int = 5,
         max_gap: int = 100,
         conceal_frames: int = 2,
+        slack_ms: int = 60,
     ) -> None:
         if target_ms < frame_ms or max_ms < target_ms:
             raise ValueError("need frame_ms <= target_ms <= max_ms")
@@ -58,6 +62,7 @@ class JitterBuffer:
         self.idle_frames = idle_frames
         self.max_gap = max_gap
         self.conceal_frames = conceal_frames
+        self.slack_frames = max(1, slack_ms // frame_ms)
         self.stats = JitterStats()
         self._frames: dict[int, bytes] = {}
         self._ssrc: int | None = None
@@ -146,6 +151,8 @@ class JitterBuffer:
             if span < self.target_frames and now < self._prime_deadline:
                 return None
             self._playing = True
+        elif self._highest - self._next + 1 > self.target_frames + self.slack_frames:
+            self._trim(frames)
         frame = frames.pop(self._next, None)
         if frame is None and frames:  # a hole with later frames buffered: lost
             excess = self._highest - self._next + 1 - self.target_frames
@@ -174,6 +181,16 @@ class JitterBuffer:
             return None
         self.stats.underruns += 1
         return self._conceal()
+
+    def _trim(self, frames: dict[int, bytes]) -> None:
+        """Too much buffered (a burst after a delay spike, or our own stall): skip back to the target delay."""
+        new_next = self._highest - self.target_frames + 1
+        for ext in range(self._next, new_next):
+            if frames.pop(ext, None) is not None:
+                self.stats.trimmed += 1
+            else:
+                self.stats.lost += 1  # a hole we skip over
+        self._next = new_next
 
     def _conceal(self) -> bytes:
         self._lost_run += 1

@@ -145,6 +145,18 @@ def test_non_audio_slot_plays_silence_without_loss() -> None:
     assert frames[3] == SILENCE and frames[4] == frame(4) and jb.stats.lost == 0
 
 
+def test_burst_after_delay_spike_is_trimmed_back_to_target() -> None:
+    jb = new_buffer(target_ms=60, slack_ms=60)
+    arrivals = [(i * 0.02, packet(i)) for i in range(10)]
+    arrivals += [(0.5, packet(i)) for i in range(10, 25)]  # 300 ms of delay, then everything at once
+    arrivals += [(0.5 + (i - 24) * 0.02, packet(i)) for i in range(25, 60)]
+    out = run(jb, arrivals, 1.4)
+    assert jb.stats.trimmed > 0 and jb.stats.late == 0
+    frames = [f for f in played(out) if f in {frame(i) for i in range(60)}]
+    assert frames == sorted(frames)  # still in order
+    assert out.index(frame(59)) - round(1.2 / 0.02) <= 3  # the last frame plays with the target delay again
+
+
 def test_overflow_drops_oldest() -> None:
     jb = new_buffer(target_ms=40, max_ms=100)
     for i in range(20):
@@ -191,4 +203,4 @@ def test_fuzz_push_pop_invariants(ops: list[tuple[str, int, int, bool]]) -> None
             out = jb.pop(now)
             assert out is None or len(out) == 160
     s = jb.stats
-    assert s.played + s.duplicates + s.late + s.overflow_dropped + s.flushed + jb.depth == s.received
+    assert s.played + s.duplicates + s.late + s.overflow_dropped + s.flushed + s.trimmed + jb.depth == s.received
