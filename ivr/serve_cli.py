@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import inspect
 import logging
 import signal
 import sys
@@ -23,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--host", help="listen address (default from config/ivr.yaml: 0.0.0.0)")
     parser.add_argument("--port", type=int, help="SIP port, UDP and TCP (default 5060; 0 = any free port)")
     parser.add_argument("--advertise", help="address to put in Contact/SDP (default: host, or 127.0.0.1)")
-    parser.add_argument("--app", help="application factory module:function, f(engine) -> CallHandler")
+    parser.add_argument(
+        "--app", help="application factory module:function, f(engine) -> CallHandler (may be async; aclose() at exit)"
+    )
     parser.add_argument("--transport", action="append", choices=["udp", "tcp"], help="repeat for several")
     parser.set_defaults(func=run)
 
@@ -76,7 +79,10 @@ async def _serve(config: IvrConfig, factory: Callable[[Any], Any]) -> int:
     from ivr.engine import Engine
 
     engine = Engine(config)
-    engine.set_handler(factory(engine))
+    app = factory(engine)
+    if inspect.isawaitable(app):  # async factories set up databases, models, web servers first
+        app = await app
+    engine.set_handler(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -94,4 +100,7 @@ async def _serve(config: IvrConfig, factory: Callable[[Any], Any]) -> int:
     await stop.wait()
     print("hotline serve: shutting down", flush=True)
     await engine.stop()
+    closer = getattr(app, "aclose", None)
+    if closer is not None:
+        await closer()
     return 0

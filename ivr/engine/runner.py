@@ -16,8 +16,9 @@ From synchronous code (pytest without an asyncio plugin, scripts driving baresip
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from config.ivr import IvrConfig
@@ -44,7 +45,7 @@ class EngineThread:
 
     def __init__(
         self,
-        factory: Callable[[Engine], CallHandler] | None = None,
+        factory: Callable[[Engine], CallHandler | Awaitable[CallHandler]] | None = None,
         *,
         config: IvrConfig | None = None,
         answer_delay: float = 0.0,
@@ -69,7 +70,10 @@ class EngineThread:
         async def boot() -> Engine:
             engine = await start_engine(None, config=self.config, answer_delay=self.answer_delay, **self.overrides)
             if self.factory is not None:
-                engine.set_handler(self.factory(engine))
+                handler = self.factory(engine)
+                if inspect.isawaitable(handler):
+                    handler = await handler
+                engine.set_handler(handler)
             return engine
 
         self._engine = self.run(boot())
