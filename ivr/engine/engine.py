@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 
 from config.ivr import IvrConfig
@@ -69,6 +70,7 @@ class Engine:
         self._timer_at: float | None = None
         self._housekeeping: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._route_cache: dict[str, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -78,6 +80,24 @@ class Engine:
     @property
     def public_host(self) -> str:
         return self.config.public_host()
+
+    def host_toward(self, peer_host: str) -> str:
+        """The address to put in Contact/SDP for a peer: ``advertised_host``, the listen address, or — when
+        listening on a wildcard — the local address the kernel routes to ``peer_host`` from (cached)."""
+        if self.config.advertised_host or self.config.host not in ("0.0.0.0", "", "::"):
+            return self.public_host
+        cached = self._route_cache.get(peer_host)
+        if cached is None:
+            try:
+                with socket.socket(socket.AF_INET6 if ":" in peer_host else socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.connect((peer_host, 9))  # no packet is sent: this only asks the routing table
+                    cached = str(s.getsockname()[0])
+            except OSError:
+                cached = self.public_host
+            if len(self._route_cache) > 1000:
+                self._route_cache.clear()
+            self._route_cache[peer_host] = cached
+        return cached
 
     @property
     def upstream(self) -> UpstreamRegistrar | None:
@@ -220,8 +240,8 @@ class Engine:
             self.core.start_uas(
                 invite,
                 source,
-                local_media=self._local_media(media.port),
-                local_contact=self._contact(user_of(invite.uri), source.transport),
+                local_media=self._local_media(media.port, self.host_toward(source.host)),
+                local_contact=self._contact(user_of(invite.uri), source.transport, self.host_toward(source.host)),
                 timers=self._timers(),
                 now=now,
             )
@@ -240,17 +260,19 @@ class Engine:
         media.open()
         return media
 
-    def _local_media(self, port: int) -> LocalMedia:
+    def _local_media(self, port: int, host: str) -> LocalMedia:
         codecs = tuple(c for c in self.config.codecs if c in MEDIA_CODECS) or MEDIA_CODECS
-        return LocalMedia(self.public_host, port, codecs, self.config.dtmf_payload_type, secrets.randbits(31))
+        return LocalMedia(host, port, codecs, self.config.dtmf_payload_type, secrets.randbits(31))
 
     def _timers(self) -> Timers:
         t = self.config.timers
         return Timers(t1=t.t1, t2=t.t2, t4=t.t4, answer_delay=self.answer_delay)
 
-    def _contact(self, user: str, transport: str) -> str:
+    def _contact(self, user: str, transport: str, host: str | None = None) -> str:
         tp = ";transport=tcp" if transport == "tcp" else ""
-        return f"<sip:{user or 'ivr'}@{self.public_host}:{self.port}{tp}>"
+        host = host or self.public_host
+        host = f"[{host}]" if ":" in host else host
+        return f"<sip:{user or 'ivr'}@{host}:{self.port}{tp}>"
 
     def _forget(self, call: EngineCall) -> None:
         call.media.close()
@@ -330,8 +352,8 @@ class Engine:
             dest,
             from_uri=f"sip:{caller_id}@{self.public_host}",
             display=caller_id,
-            local_contact=self._contact(caller_id, dest.transport),
-            local_media=self._local_media(media.port),
+            local_contact=self._contact(caller_id, dest.transport, self.host_toward(dest.host)),
+            local_media=self._local_media(media.port, self.host_toward(dest.host)),
             local_tag=new_tag(),
             call_id=new_call_id(self.public_host),
             timers=self._timers(),

@@ -44,3 +44,12 @@ def test_registrar_lookup_prefers_live_bindings_over_static_agents() -> None:
     assert registrar.lookup("1001", 150.0) == "sip:1001@192.0.2.10:5060"  # the binding expired
     assert registrar.lookup("9999", 0.0) is None
     assert aor_user("not a uri:::") == ""
+
+
+def test_contact_and_sdp_address_per_peer() -> None:
+    from ivr.engine import Engine
+
+    wildcard = Engine(IvrConfig(host="0.0.0.0"))
+    assert wildcard.host_toward("127.0.0.1") == "127.0.0.1"  # the address the kernel routes from
+    assert Engine(IvrConfig(host="0.0.0.0", advertised_host="192.0.2.5")).host_toward("127.0.0.1") == "192.0.2.5"
+    assert Engine(IvrConfig(host="127.0.0.1")).host_toward("198.51.100.7") == "127.0.0.1"
