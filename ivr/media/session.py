@@ -27,7 +27,8 @@ from ivr.media.codecs import PCMU, Codec, codec_by_name, transcode_table
 from ivr.media.jitter import JitterBuffer
 from ivr.media.pacer import Pacer
 from ivr.media.playback import PlaybackQueue
-from ivr.media.rtp import RtpError, decode, pack_header_into, ts_delta
+from ivr.media.reception import ReceptionStats
+from ivr.media.rtp import RtpError, decode, pack_header_into
 from ivr.media.udp import MediaError, bind_rtp_pair, drain
 
 log = logging.getLogger(__name__)
@@ -103,10 +104,9 @@ class MediaSession:
         self._dtmf_rx = dtmf.ReceiverState()
         self._sink: Callable[[bytes], None] | None = None
         self._dtmf_handler: Callable[[str, int], None] | None = None
-        self._remote_ssrc: int | None = None
-        self._transit: int | None = None
-        self._jitter = 0.0  # RFC 3550 interarrival jitter, timestamp units
+        self._reception = ReceptionStats()
         self._last_rtcp: list[rtcp.RtcpPacket] = []
+        self._last_sr: tuple[int, float] | None = None  # (middle 32 bits of its NTP time, when we got it)
         self.last_rtp_at: float | None = None  # clock time of the last valid RTP packet (for RTP timeouts)
         self.counters = dict.fromkeys(
             (
@@ -246,7 +246,8 @@ class MediaSession:
             "duplicates": jb.duplicates,
             "concealed": jb.concealed,
             "underruns": jb.underruns,
-            "jitter_ms": round(self._jitter * 1000 / self.codec.clock_rate, 3),
+            "jitter_ms": round(self._reception.jitter * 1000 / self.codec.clock_rate, 3),
+            "remote_lost": self._reception.cumulative_lost,
             "late_ticks": pacer.late_ticks,
             "max_lateness_ms": round(pacer.max_lateness * 1000, 3),
             "skipped_frames": pacer.skipped_frames,
@@ -391,7 +392,7 @@ class MediaSession:
             seq, timestamp, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
             if self._receiving:
                 self._jb.insert(ssrc, seq, data[12:], now)
-            self._update_jitter(ssrc, timestamp, now)
+            self._reception.update(ssrc, seq, timestamp, int(now * self.codec.clock_rate))
             counters["received"] += 1
             self.last_rtp_at = now
             if addr != self._dest:
@@ -420,7 +421,7 @@ class MediaSession:
                 counters["other_ptime"] += 1  # not 20 ms: re-framed on the way out of the jitter buffer
             if self._receiving:
                 self._jb.push(packet, now)
-            self._update_jitter(packet.ssrc, packet.timestamp, now)
+            self._reception.update(packet.ssrc, packet.sequence, packet.timestamp, int(now * self.codec.clock_rate))
         elif pt == self.dtmf_payload_type:
             self._jb.push_non_audio(packet, now)
             try:
@@ -445,16 +446,6 @@ class MediaSession:
         self._rtcp_dest = (addr[0], addr[1] + 1)
         self.counters["latched"] += 1
 
-    def _update_jitter(self, ssrc: int, timestamp: int, now: float) -> None:
-        arrival = int(now * self.codec.clock_rate)
-        transit = arrival - timestamp
-        if ssrc != self._remote_ssrc or self._transit is None:
-            self._remote_ssrc, self._transit = ssrc, transit
-            return
-        d = abs(ts_delta(transit & 0xFFFFFFFF, self._transit & 0xFFFFFFFF))
-        self._transit = transit
-        self._jitter += (d - self._jitter) / 16
-
     def _dtmf_step(self, event: dtmf.EventPacket | dtmf.Poll) -> None:
         self._dtmf_rx, digits = dtmf.step(self._dtmf_rx, event)
         for d in digits:
@@ -477,6 +468,9 @@ class MediaSession:
             self.counters["rtcp_bad"] += 1
             return
         self.counters["rtcp_received"] += 1
+        for packet in self._last_rtcp:
+            if isinstance(packet, rtcp.SenderReport):
+                self._last_sr = ((packet.ntp_timestamp >> 16) & 0xFFFFFFFF, self.clock.now())
 
     @property
     def last_rtcp(self) -> list[rtcp.RtcpPacket]:
@@ -486,8 +480,17 @@ class MediaSession:
         if self._rtcp_sock is None or self._rtcp_dest is None:
             return
         sent = self.counters["sent"]
+        lsr, dlsr = 0, 0
+        if self._last_sr is not None:
+            lsr, dlsr = self._last_sr[0], int((self.clock.now() - self._last_sr[1]) * 65536) & 0xFFFFFFFF
+        block = self._reception.report_block(lsr, dlsr)
         report = rtcp.SenderReport(
-            self.ssrc, rtcp.ntp_from_unix(time.time()), rtp_ts, sent, max(0, self.counters["sent_bytes"] - 12 * sent)
+            self.ssrc,
+            rtcp.ntp_from_unix(time.time()),
+            rtp_ts,
+            sent,
+            max(0, self.counters["sent_bytes"] - 12 * sent),
+            (block,) if block is not None else (),
         )
         packet = rtcp.build_sr(report, cname=f"ivr@{self.local_host}".encode())
         if self._sendto(self._rtcp_sock, packet, self._rtcp_dest):

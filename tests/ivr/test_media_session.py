@@ -262,6 +262,9 @@ def test_rtcp_sender_reports_are_sent(env: Env) -> None:
     assert second[0].packet_count - first[0].packet_count == 250  # one SR every 5 s of 20 ms packets
     assert rtp.ts_delta(second[0].rtp_timestamp, first[0].rtp_timestamp) == 250 * 160
     assert second[0].octet_count == 160 * second[0].packet_count
+    block = second[0].reports[0]  # how a hears b: nothing lost, LSR/DLSR echo b's last SR
+    assert block.ssrc == b.ssrc and block.cumulative_lost == 0 and block.fraction_lost == 0
+    assert block.lsr != 0 and 0 < block.dlsr < 6 * 65536
     assert a.stats()["rtcp_sent"] >= 2 and b.stats()["rtcp_received"] >= 2
     a.close()
     b.close()
