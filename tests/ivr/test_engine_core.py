@@ -330,3 +330,56 @@ def test_a_failing_call_ends_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     assert any(o.call_id == "core-1@127.0.0.1" and isinstance(o.action, Terminated) for o in ivr.actions)
     bye = message("BYE", 2, branch="z9hG4bKb2").replace(b"core-1@", b"core-2@")
     assert first_lines(ivr.receive(bye, 2.0)) == ["SIP/2.0 200 OK"]  # the other call works on
+
+
+BARESIP_SDP = (
+    "v=0\r\no=- 1583906552 1581151987 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 20018 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n"
+)
+BARESIP_INVITE = (
+    "INVITE sip:12345@127.0.0.1:5060 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK2b9a6b1cf1e2d3c4;rport\r\n"
+    "Contact: <sip:caller-0x55d2c4@127.0.0.1:5062>\r\nMax-Forwards: 70\r\nTo: <sip:12345@127.0.0.1:5060>\r\n"
+    "From: <sip:13800000000@127.0.0.1:5062>;tag=7d3e0b1a5c2f4e6a\r\nCall-ID: 1f2e3d4c5b6a7988\r\n"
+    "CSeq: 27871 INVITE\r\nUser-Agent: baresip v1.0.0 (x86_64/linux)\r\n"
+    "Allow: INVITE,ACK,BYE,CANCEL,OPTIONS,NOTIFY,SUBSCRIBE,INFO,MESSAGE,UPDATE\r\n"
+    "Supported: replaces,norefersub\r\nContent-Type: application/sdp\r\n"
+    f"Content-Length: {len(BARESIP_SDP)}\r\n\r\n{BARESIP_SDP}"
+)
+GOLDEN_TRYING = (
+    "SIP/2.0 100 Trying\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK2b9a6b1cf1e2d3c4;rport=5062;received=127.0.0.1\r\n"
+    "From: <sip:13800000000@127.0.0.1:5062>;tag=7d3e0b1a5c2f4e6a\r\nTo: <sip:12345@127.0.0.1:5060>\r\n"
+    "Call-ID: 1f2e3d4c5b6a7988\r\nCSeq: 27871 INVITE\r\nContent-Length: 0\r\n\r\n"
+)
+GOLDEN_OK = (
+    "SIP/2.0 200 OK\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK2b9a6b1cf1e2d3c4;rport=5062;received=127.0.0.1\r\n"
+    "From: <sip:13800000000@127.0.0.1:5062>;tag=7d3e0b1a5c2f4e6a\r\nTo: <sip:12345@127.0.0.1:5060>;tag=f00dcafe0001\r\n"
+    "Call-ID: 1f2e3d4c5b6a7988\r\nCSeq: 27871 INVITE\r\nContact: <sip:12345@127.0.0.1:5060>\r\n"
+    "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE\r\nSupported: replaces, norefersub\r\n"
+    "Content-Type: application/sdp\r\nContent-Length: 217\r\n\r\n"
+    "v=0\r\no=hotline12345 424242 1 IN IP4 127.0.0.1\r\ns=hotline12345\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+    "a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
+)
+
+
+def test_golden_answer_to_a_baresip_invite(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(core_module, "new_tag", lambda: "f00dcafe0001")
+    core = UaCore(TimerConfig(), Registrar(IvrConfig()))
+    outputs = core.receive(BARESIP_INVITE.encode(), PHONE, 0.0)
+    wire = [o.data.decode() for o in outputs if isinstance(o, Transmit)]
+    (new_call,) = [o for o in outputs if isinstance(o, NewCall)]
+    media = LocalMedia("127.0.0.1", 30000, ("PCMU", "PCMA"), 101, 424242)
+    outputs = core.start_uas(
+        new_call.request,
+        new_call.source,
+        local_media=media,
+        local_contact="<sip:12345@127.0.0.1:5060>",
+        timers=Timers(),
+        now=0.0,
+    )
+    wire += [o.data.decode() for o in outputs if isinstance(o, Transmit)]
+    assert wire == [GOLDEN_TRYING, GOLDEN_OK]
