@@ -207,6 +207,7 @@ def make_vad_from(cfg: AsrConfig) -> Vad:
         aggressiveness=cfg.vad.webrtc_aggressiveness,
         threshold=cfg.vad.silero_threshold,
         floor=cfg.vad.silero_floor,
+        noisy_rms=cfg.vad.noisy_rms,
     )
 
 

@@ -263,7 +263,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--vad", choices=("silero", "webrtc"), default="silero")
+    parser.add_argument("--vad", choices=("auto", "silero", "webrtc"), default="auto")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", help="comma-separated configs such as grammar-on-16,free-off-8")
     parser.add_argument("--max-active", type=int, default=None, help="decoder --max-active override")

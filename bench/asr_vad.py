@@ -45,7 +45,7 @@ def endpoint(flags: list[bool]) -> tuple[float | None, float | None, int]:
 
 
 def main() -> None:
-    engines = ["webrtc", "silero"]
+    engines = ["webrtc", "silero", "auto"]
     print(
         f"{'engine':8} {'snr':>5} {'recall':>7} {'false+':>7} {'start err ms':>13} {'end err ms':>11} "
         f"{'noise-only utts/10s':>19} {'µs/frame':>9}"

@@ -16,7 +16,8 @@ class ModelSource(BaseModel):
 
 
 class VadConfig(BaseModel):
-    engine: Literal["webrtc", "silero"] = "silero"
+    engine: Literal["auto", "webrtc", "silero"] = "auto"  # auto: webrtc on quiet lines, Silero on noisy ones
+    noisy_rms: float = Field(default=200.0, ge=0.0)  # auto: noise floor (frame RMS) above which Silero decides
     webrtc_aggressiveness: int = Field(default=3, ge=0, le=3)
     silero_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     silero_floor: float = Field(default=60.0, ge=0.0)  # RMS below which a frame is silence without running Silero
