@@ -106,6 +106,7 @@ class TransferDriver:
     async def run(self) -> sm.Finish:
         """Start the transfer; returns the first outcome (``bridged`` or a failure), keeps supervising after it."""
         self.metrics.started = asyncio.get_running_loop().time()
+        log.info("call %s: warm transfer started", self.call.call_id)
         # render the whisper (dynamic TTS) while the agent's phone rings, off the set-up critical path
         self._whisper_pcm: asyncio.Task[bytes] = self._spawn(self._audio("whisper.agent", self.whisper_slots))
         self._spawn(self._loop())
@@ -192,6 +193,7 @@ class TransferDriver:
         elif isinstance(a, sm.Finish):
             await self._safe(self.agents.dequeue(self.call.call_id))
             if not self.result.done():
+                log.info("call %s: transfer %s %s", self.call.call_id, a.status, a.agent_id or a.detail)
                 self.result.set_result(a)
 
     async def _safe(self, aw: Awaitable[Any]) -> None:
@@ -224,6 +226,8 @@ class TransferDriver:
         except Exception:
             log.exception("agent claim failed")
             got = None
+        if got:
+            log.info("call %s: agent %s reserved", self.call.call_id, got)
         self._post(sm.AgentClaimed(got) if got else sm.NoAgentFree())
 
     async def _dial_agent(self, agent_id: str) -> None:
@@ -238,6 +242,7 @@ class TransferDriver:
             await self._safe(self.agents.set_call_state(agent_id, "ringing", self.call.call_id))
             leg = await self.engine.dial(uri, caller_id=self.caller_id, timeout=self.ring_timeout_s)
         except DialFailed as exc:
+            log.info("call %s: agent %s not reached (%s)", self.call.call_id, agent_id, exc)
             self.metrics.ring_total += loop.time() - t0
             self._post(sm.DialFailedEv(agent_id, exc.status, exc.reason))
             return
