@@ -85,6 +85,7 @@ def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_
     from flows.setup import session_deps
     from ivr.engine import EngineThread
     from prompts.service import PromptService
+    from bridge.auth import hash_password
     from tests.ivr.peers.harness import wait_until, write_tone
 
     agent = peers("agent", user="a1001", auto_answer=True, audio_source=write_tone(tmp_path / "agent.wav", 660.0, 60))
@@ -97,7 +98,7 @@ def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_
     def factory(engine: Any) -> Any:
         h = make_handoff(engine=SpyEngine(engine, marks), prompts=prompts,
                          agents=[{"id": "a1001", "name": "张敏", "sip_uri": agent.uri, "skills": ["general"],
-                                  "password_hash": __import__("tests.bridge.conftest", fromlist=["x"])._HASHES["a1001"]}],
+                                  "password_hash": hash_password("pw-1001")}],
                          deadlines={"policy_file": str(Path(__file__).resolve().parents[2] / "flows" / "policy.yaml")},
                          transfer={"ring_timeout_s": 10, "wait_for_free_agent_s": 15})
         h.render_in_thread = True
@@ -129,7 +130,8 @@ def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_
             page.click("#btn-available")  # the agent makes themself available on the desk
             page.wait_for_function("document.getElementById('presence').textContent === '空闲'")
             page.evaluate("""() => { window.__shown = 0; new MutationObserver(() => {
-                if (!window.__shown && document.getElementById('order-no').textContent) window.__shown = Date.now();
+                if (!window.__shown && document.getElementById('order-no').textContent) {
+                  window.__shown = Date.now(); }
               }).observe(document.getElementById('order-no'), {childList: true, characterData: true, subtree: true}); }""")
 
             caller = peers("caller", user="13900000001",  # baresip ends the call when its source file ends
