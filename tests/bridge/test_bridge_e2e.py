@@ -81,11 +81,11 @@ def peers(tmp_path: Path) -> Iterator[Any]:
 
 def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_handoff: Callable[..., Any]) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
+    from bridge.auth import hash_password
     from flows.session import make_handler
     from flows.setup import session_deps
     from ivr.engine import EngineThread
     from prompts.service import PromptService
-    from bridge.auth import hash_password
     from tests.ivr.peers.harness import wait_until, write_tone
 
     agent = peers("agent", user="a1001", auto_answer=True, audio_source=write_tone(tmp_path / "agent.wav", 660.0, 60))
