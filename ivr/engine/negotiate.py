@@ -27,6 +27,7 @@ class _Stream:
     rtpmap: dict[int, tuple[str, int]] = field(default_factory=dict)
     host: str = ""
     direction: str = "sendrecv"
+    fmtp: dict[int, str] = field(default_factory=dict)
 
 
 def _parse(sdp: bytes) -> _Stream | None:
@@ -45,6 +46,8 @@ def _parse(sdp: bytes) -> _Stream | None:
         for codec in media.codecs():
             stream.pts.append(codec.pt)
             stream.rtpmap[codec.pt] = (codec.name.upper(), codec.clock)
+            if codec.fmtp:
+                stream.fmtp[codec.pt] = codec.fmtp
         return stream
     return None
 
@@ -64,11 +67,18 @@ def _choose(local: LocalMedia, stream: _Stream) -> tuple[str, int, int | None] |
     return None
 
 
-def _body(local: LocalMedia, version: int, codec_pts: list[tuple[str, int]], dtmf: int | None, direction: str) -> bytes:
+def _body(
+    local: LocalMedia,
+    version: int,
+    codec_pts: list[tuple[str, int]],
+    dtmf: int | None,
+    direction: str,
+    dtmf_events: str = "0-16",
+) -> bytes:
     attributes: list[tuple[str, str | None]] = [("rtpmap", f"{pt} {name}/8000") for name, pt in codec_pts]
     formats = [str(pt) for _, pt in codec_pts]
     if dtmf is not None:
-        attributes += [("rtpmap", f"{dtmf} telephone-event/8000"), ("fmtp", f"{dtmf} 0-16")]
+        attributes += [("rtpmap", f"{dtmf} telephone-event/8000"), ("fmtp", f"{dtmf} {dtmf_events}")]
         formats.append(str(dtmf))
     attributes += [("ptime", "20"), (direction, None)]
     sdp = SessionDescription(
@@ -107,7 +117,8 @@ def answer(
         return None
     codec, pt, dtmf = chosen
     direction = _MIRROR.get(stream.direction, "sendrecv")
-    body = _body(local, version, [(codec, pt)], dtmf, direction)
+    events = stream.fmtp.get(dtmf, "0-15") if dtmf is not None else "0-16"  # answer the events offered
+    body = _body(local, version, [(codec, pt)], dtmf, direction, events)
     return body, _params(stream, codec, pt, dtmf, direction)
 
 

@@ -362,7 +362,7 @@ GOLDEN_OK = (
     "Content-Type: application/sdp\r\nContent-Length: 217\r\n\r\n"
     "v=0\r\no=hotline12345 424242 1 IN IP4 127.0.0.1\r\ns=hotline12345\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     "m=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
-    "a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
+    "a=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n"  # the events baresip offered
 )
 
 
