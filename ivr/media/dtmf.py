@@ -8,6 +8,7 @@ was lost, when the next event starts or no packet arrived for ``END_TIMEOUT`` se
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass, replace
 
 from ivr.media.rtp import ts_delta
@@ -138,3 +139,37 @@ def sender_payloads(
     end = encode_event(TelephoneEvent(code, True, volume, frames * step_ts))
     out += [(end, not out and i == 0) for i in range(3)]
     return out
+
+
+class DtmfSender:
+    """Queue of digits to send; :meth:`next_packet` gives one packet per frame while digits are pending.
+
+    Every packet of a digit carries the RTP timestamp of the frame its first packet went out in.
+    """
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[bytes, bool] | None] = deque()  # None ends a digit
+        self._event_ts: int | None = None
+        self.digits_sent = 0
+
+    def __bool__(self) -> bool:
+        return any(item is not None for item in self._queue)
+
+    def queue(self, digit: str, duration_ms: int = 100) -> None:
+        self._queue.extend(sender_payloads(digit, duration_ms))
+        self._queue.append(None)
+
+    def next_packet(self, frame_ts: int) -> tuple[bytes, bool, int] | None:
+        """(payload, marker, event timestamp) for the frame whose timestamp is ``frame_ts``, or None."""
+        queue = self._queue
+        while queue and queue[0] is None:
+            queue.popleft()
+            self._event_ts = None
+        if not queue:
+            return None
+        item = queue.popleft()
+        assert item is not None
+        if self._event_ts is None:
+            self._event_ts = frame_ts
+            self.digits_sent += 1
+        return item[0], item[1], self._event_ts

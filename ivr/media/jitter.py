@@ -74,6 +74,7 @@ class JitterBuffer:
         self._empty_pops = 0
         self._last: bytes | None = None
         self._lost_run = 0
+        self._pending = b""  # re-framing remainder (see pop_frame)
 
     # -- input ------------------------------------------------------------------------------------------------
     def push(self, packet: RtpPacket, arrival: float) -> None:
@@ -191,6 +192,25 @@ class JitterBuffer:
             else:
                 self.stats.lost += 1  # a hole we skip over
         self._next = new_next
+
+    def pop_frame(self, now: float) -> bytes | None:
+        """Like :meth:`pop`, but always exactly one frame of ``len(silence)`` bytes, re-framing packets of other
+        durations (10, 30, 40 ms...): it pops as many packets as that takes."""
+        size = len(self.silence)
+        pending = self._pending
+        if not pending:
+            frame = self.pop(now)
+            if frame is None or len(frame) == size:
+                return frame
+            pending = frame
+        while len(pending) < size:
+            more = self.pop(now)
+            if more is None:  # the stream stopped mid-frame
+                pending += self.silence[: size - len(pending)]
+                break
+            pending += more
+        self._pending = pending[size:]
+        return pending[:size]
 
     def _conceal(self) -> bytes:
         self._lost_run += 1

@@ -1,10 +1,10 @@
-"""Reception statistics of one RTP source (RFC 3550 §6.4.1, appendix A.3 and A.8), sans-IO.
-
-Fed one call per received audio packet; gives the interarrival jitter and the figures of an RTCP report block.
+"""The RTCP side of a session, sans-IO: reception statistics of the remote source (RFC 3550 §6.4.1, A.3, A.8)
+fed once per received audio packet, the remote's last reports, and our sender reports with a report block.
 """
 
 from __future__ import annotations
 
+from ivr.media import rtcp
 from ivr.media.rtcp import ReportBlock
 from ivr.media.rtp import seq_delta, ts_delta
 
@@ -72,3 +72,31 @@ class ReceptionStats:
         return ReportBlock(
             self.ssrc, min(fraction, 255), self.cumulative_lost, self.max_ext & 0xFFFFFFFF, int(self.jitter), lsr, dlsr
         )
+
+
+class RtcpPeer:
+    """What one session knows from and tells the remote over RTCP: its last compound packet, LSR/DLSR, our SR."""
+
+    def __init__(self, ssrc: int, cname: bytes) -> None:
+        self.ssrc = ssrc
+        self.cname = cname
+        self.reception = ReceptionStats()
+        self.last: list[rtcp.RtcpPacket] = []
+        self._last_sr: tuple[int, float] | None = None  # (middle 32 bits of its NTP time, when it came)
+
+    def on_packet(self, data: bytes, now: float) -> None:
+        """Parse a received compound packet; raises :class:`~ivr.media.rtcp.RtcpError` on garbage."""
+        self.last = rtcp.parse(data)
+        for packet in self.last:
+            if isinstance(packet, rtcp.SenderReport):
+                self._last_sr = ((packet.ntp_timestamp >> 16) & 0xFFFFFFFF, now)
+
+    def sender_report(self, *, rtp_ts: int, packets: int, octets: int, now: float, wallclock: float) -> bytes:
+        lsr, dlsr = 0, 0
+        if self._last_sr is not None:
+            lsr, dlsr = self._last_sr[0], int((now - self._last_sr[1]) * 65536) & 0xFFFFFFFF
+        block = self.reception.report_block(lsr, dlsr)
+        report = rtcp.SenderReport(
+            self.ssrc, rtcp.ntp_from_unix(wallclock), rtp_ts, packets, octets, (block,) if block is not None else ()
+        )
+        return rtcp.build_sr(report, cname=self.cname)

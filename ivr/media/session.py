@@ -16,7 +16,6 @@ import secrets
 import socket
 import struct
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
@@ -27,7 +26,7 @@ from ivr.media.codecs import PCMU, Codec, codec_by_name, transcode_table
 from ivr.media.jitter import JitterBuffer
 from ivr.media.pacer import Pacer
 from ivr.media.playback import PlaybackQueue
-from ivr.media.reception import ReceptionStats
+from ivr.media.reception import RtcpPeer
 from ivr.media.rtp import RtpError, decode, pack_header_into
 from ivr.media.udp import MediaError, bind_rtp_pair, drain
 
@@ -94,24 +93,21 @@ class MediaSession:
         self._buf = bytearray(12 + FRAME_SAMPLES)
         self._silence = PCMU.silence_frame(FRAME_SAMPLES)
         self._playback = PlaybackQueue()
-        self._dtmf_out: deque[tuple[bytes, bool] | None] = deque()  # None separates digits
-        self._dtmf_ts: int | None = None
+        self._dtmf_out = dtmf.DtmfSender()
         self._bridge_in: bytes | None = None
         self._bridge_peer: MediaSession | None = None
         # receive state
         self._jb = self._new_jitter_buffer()
-        self._rx_pending = b""
         self._dtmf_rx = dtmf.ReceiverState()
         self._sink: Callable[[bytes], None] | None = None
         self._dtmf_handler: Callable[[str, int], None] | None = None
-        self._reception = ReceptionStats()
-        self._last_rtcp: list[rtcp.RtcpPacket] = []
-        self._last_sr: tuple[int, float] | None = None  # (middle 32 bits of its NTP time, when we got it)
+        self._rtcp = RtcpPeer(self.ssrc, f"ivr@{local_host}".encode())
+        self._reception = self._rtcp.reception
         self.last_rtp_at: float | None = None  # clock time of the last valid RTP packet (for RTP timeouts)
         self.counters = dict.fromkeys(
             (
                 "sent", "sent_bytes", "send_errors", "received", "bad_packets", "foreign_pt", "latched",
-                "dtmf_received", "dtmf_sent", "rtcp_received", "rtcp_bad", "rtcp_sent", "other_ptime",
+                "dtmf_received", "rtcp_received", "rtcp_bad", "rtcp_sent", "other_ptime",
             ),
             0,
         )  # fmt: skip
@@ -154,8 +150,7 @@ class MediaSession:
             self.codec = new_codec
             self._silence = new_codec.silence_frame(FRAME_SAMPLES)
             self._jb = self._new_jitter_buffer()
-            self._rx_pending = b""
-        self.payload_type = payload_type
+            self.payload_type = payload_type
         self.dtmf_payload_type = dtmf_payload_type
         if (host, port) != self._signalled:  # a new address in the SDP (re-INVITE) overrides the latch
             self._signalled = (host, port)
@@ -197,8 +192,7 @@ class MediaSession:
         """Queue an RFC 4733 event; audio pauses while it is sent."""
         if self.dtmf_payload_type is None:
             raise MediaError("no telephone-event payload type negotiated")
-        self._dtmf_out.extend(dtmf.sender_payloads(digit, duration_ms))
-        self._dtmf_out.append(None)
+        self._dtmf_out.queue(digit, duration_ms)
 
     def set_direction(self, direction: Direction) -> None:
         """Our direction: ``sendonly`` / ``inactive`` stop delivering received audio, ``recvonly`` stops sending."""
@@ -241,6 +235,7 @@ class MediaSession:
         pacer = self.pacer.stats
         return {
             **self.counters,
+            "dtmf_sent": self._dtmf_out.digits_sent,
             "lost": jb.lost,
             "late": jb.late,
             "duplicates": jb.duplicates,
@@ -269,7 +264,7 @@ class MediaSession:
                 self._on_datagram(data, addr, now)
         if (frame_no + self._phase) % 25 == 0 and self._rtcp_sock is not None:
             drain(self._rtcp_sock, self._on_rtcp, MAX_DRAIN)
-        frame = self._next_rx_frame(now)
+        frame = self._jb.pop_frame(now)
         if frame is not None and self._receiving:
             peer = self._bridge_peer
             if peer is not None:
@@ -296,23 +291,6 @@ class MediaSession:
             return
         self._on_datagram(data, addr, now)
 
-    def _next_rx_frame(self, now: float) -> bytes | None:
-        """One 20 ms payload from the jitter buffer, re-framing packets of other durations (10, 30, 40 ms...)."""
-        pending = self._rx_pending
-        if not pending:
-            frame = self._jb.pop(now)
-            if frame is None or len(frame) == FRAME_SAMPLES:
-                return frame
-            pending = frame
-        while len(pending) < FRAME_SAMPLES:
-            more = self._jb.pop(now)
-            if more is None:  # the stream stopped mid-frame
-                pending += self._silence[: FRAME_SAMPLES - len(pending)]
-                break
-            pending += more
-        self._rx_pending = pending[FRAME_SAMPLES:]
-        return pending[:FRAME_SAMPLES]
-
     def tick_send(self, frame_no: int, now: float) -> None:
         if self._n0 is None:
             self._n0 = frame_no
@@ -326,12 +304,9 @@ class MediaSession:
         marker = self._gap or frame_no != self._last_sent_frame + 1
         self._gap = False
         self._last_sent_frame = frame_no
-        dtmf_out = self._dtmf_out
-        while dtmf_out and dtmf_out[0] is None:  # end of a digit: the next one gets a new event timestamp
-            dtmf_out.popleft()
-            self._dtmf_ts = None
-        if dtmf_out:
-            self._send_dtmf_packet(ts, dest)
+        event = self._dtmf_out.next_packet(ts) if self._dtmf_out else None
+        if event is not None:
+            self._send_dtmf_packet(event, dest)
             return
         bridged, self._bridge_in = self._bridge_in, None
         nxt = self._playback.next_frame(self.codec) if self._playback.active else None
@@ -357,16 +332,11 @@ class MediaSession:
         if (frame_no + self._phase) % RTCP_INTERVAL_FRAMES == 0:
             self._send_sr(ts)
 
-    def _send_dtmf_packet(self, ts: int, dest: tuple[str, int]) -> None:
-        item = self._dtmf_out.popleft()
-        assert item is not None  # separators are consumed before
-        payload, marker = item
-        if self._dtmf_ts is None:  # first packet of a digit: its event timestamp is this frame's
-            self._dtmf_ts = ts
-            self.counters["dtmf_sent"] += 1
+    def _send_dtmf_packet(self, event: tuple[bytes, bool, int], dest: tuple[str, int]) -> None:
+        payload, marker, event_ts = event
         pt = self.dtmf_payload_type if self.dtmf_payload_type is not None else 101
         header = bytearray(12)
-        pack_header_into(header, marker, pt, self._seq, self._dtmf_ts, self.ssrc)
+        pack_header_into(header, marker, pt, self._seq, event_ts, self.ssrc)
         self._seq = (self._seq + 1) & 0xFFFF
         if self._sock is not None and self._sendto(self._sock, bytes(header) + payload, dest):
             self.counters["sent"] += 1
@@ -463,35 +433,23 @@ class MediaSession:
     # -- RTCP -------------------------------------------------------------------------------------------------------
     def _on_rtcp(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
-            self._last_rtcp = rtcp.parse(data)
+            self._rtcp.on_packet(data, self.clock.now())
         except rtcp.RtcpError:
             self.counters["rtcp_bad"] += 1
             return
         self.counters["rtcp_received"] += 1
-        for packet in self._last_rtcp:
-            if isinstance(packet, rtcp.SenderReport):
-                self._last_sr = ((packet.ntp_timestamp >> 16) & 0xFFFFFFFF, self.clock.now())
 
     @property
     def last_rtcp(self) -> list[rtcp.RtcpPacket]:
-        return list(self._last_rtcp)
+        return list(self._rtcp.last)
 
     def _send_sr(self, rtp_ts: int) -> None:
         if self._rtcp_sock is None or self._rtcp_dest is None:
             return
         sent = self.counters["sent"]
-        lsr, dlsr = 0, 0
-        if self._last_sr is not None:
-            lsr, dlsr = self._last_sr[0], int((self.clock.now() - self._last_sr[1]) * 65536) & 0xFFFFFFFF
-        block = self._reception.report_block(lsr, dlsr)
-        report = rtcp.SenderReport(
-            self.ssrc,
-            rtcp.ntp_from_unix(time.time()),
-            rtp_ts,
-            sent,
-            max(0, self.counters["sent_bytes"] - 12 * sent),
-            (block,) if block is not None else (),
+        octets = max(0, self.counters["sent_bytes"] - 12 * sent)
+        packet = self._rtcp.sender_report(
+            rtp_ts=rtp_ts, packets=sent, octets=octets, now=self.clock.now(), wallclock=time.time()
         )
-        packet = rtcp.build_sr(report, cname=f"ivr@{self.local_host}".encode())
         if self._sendto(self._rtcp_sock, packet, self._rtcp_dest):
             self.counters["rtcp_sent"] += 1

@@ -150,3 +150,21 @@ def test_fuzz_receiver_never_raises_and_reports_valid_digits(items: list[tuple[i
     for i, (ts, payload, ssrc) in enumerate(items):
         state, digits = dtmf.step(state, EventPacket(ssrc, ts, dtmf.decode_event(payload), i * 0.02))
         assert all(d.digit in dtmf.EVENT_CODES and d.duration_ms >= 0 for d in digits)
+
+
+def test_dtmf_sender_gives_each_digit_its_own_event_timestamp() -> None:
+    sender = dtmf.DtmfSender()
+    assert not sender and sender.next_packet(0) is None
+    sender.queue("1", 40)
+    sender.queue("2", 40)
+    out = []
+    ts = 1000
+    while sender:
+        packet = sender.next_packet(ts)
+        assert packet is not None
+        out.append(packet)
+        ts += 160
+    assert [dtmf.decode_event(p).digit for p, _, _ in out] == ["1"] * 4 + ["2"] * 4
+    assert [m for _, m, _ in out] == [True, False, False, False] * 2
+    assert [t for _, _, t in out] == [1000] * 4 + [1640] * 4
+    assert sender.digits_sent == 2 and sender.next_packet(ts) is None

@@ -204,3 +204,14 @@ def test_fuzz_push_pop_invariants(ops: list[tuple[str, int, int, bool]]) -> None
             assert out is None or len(out) == 160
     s = jb.stats
     assert s.played + s.duplicates + s.late + s.overflow_dropped + s.flushed + s.trimmed + jb.depth == s.received
+
+
+def test_pop_frame_reframes_30ms_packets_into_20ms_frames() -> None:
+    jb = new_buffer(target_ms=60)
+    samples = bytes(range(256)) * 30  # 7680 bytes = 32 packets of 240
+    for i in range(32):
+        jb.push(packet(i, payload=samples[i * 240 : (i + 1) * 240]), 0.0)
+    frames = [jb.pop_frame(1.0) for _ in range(48)]
+    assert all(f is not None and len(f) == 160 for f in frames)
+    assert b"".join(f for f in frames if f is not None) == samples  # every byte, in order
+    assert jb.stats.played == 32
