@@ -208,10 +208,16 @@ def test_fuzz_push_pop_invariants(ops: list[tuple[str, int, int, bool]]) -> None
 
 def test_pop_frame_reframes_30ms_packets_into_20ms_frames() -> None:
     jb = new_buffer(target_ms=60)
-    samples = bytes(range(256)) * 30  # 7680 bytes = 32 packets of 240
-    for i in range(32):
-        jb.push(packet(i, payload=samples[i * 240 : (i + 1) * 240]), 0.0)
-    frames = [jb.pop_frame(1.0) for _ in range(48)]
-    assert all(f is not None and len(f) == 160 for f in frames)
-    assert b"".join(f for f in frames if f is not None) == samples  # every byte, in order
-    assert jb.stats.played == 32
+    samples = bytes(range(256)) * 30  # 7680 bytes = 32 packets of 240 (30 ms each)
+    out = []
+    sent = 0
+    for tick in range(60):
+        now = tick * 0.02
+        while sent < 32 and sent * 0.03 <= now:
+            jb.push(packet(sent, payload=samples[sent * 240 : (sent + 1) * 240]), now)
+            sent += 1
+        out.append(jb.pop_frame(now))
+    frames = [f for f in out if f is not None]
+    assert all(len(f) == 160 for f in frames)
+    assert samples in b"".join(frames)  # every byte, in order, contiguous
+    assert jb.stats.played == 32 and jb.stats.lost == 0
