@@ -132,7 +132,8 @@ def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_
             page.evaluate("""() => { window.__shown = 0; new MutationObserver(() => {
                 if (!window.__shown && document.getElementById('order-no').textContent) {
                   window.__shown = Date.now(); }
-              }).observe(document.getElementById('order-no'), {childList: true, characterData: true, subtree: true}); }""")
+              }).observe(document.getElementById('order-no'),
+                         {childList: true, characterData: true, subtree: true}); }""")
 
             caller = peers("caller", user="13900000001",  # baresip ends the call when its source file ends
                            audio_source=write_tone(tmp_path / "caller.wav", 1000.0, 150))
