@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flows.classifier.matcher import CHAR, PINYIN, Hit, Matcher
 from flows.classifier.model import Classification
+from flows.classifier.similar import EXAMPLES, Similar
 from flows.classifier.terms import Term, parse_term
 from flows.classifier.text import Prepared, normalise
 from flows.policy import EmergencyRule, Policy, load_policy
@@ -18,6 +19,7 @@ _PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")
 _TYPE_ORDER = ("表扬", "举报", "投诉", "建议", "求助", "咨询")
 _WEAK_OVERRIDE = 2.0  # a weak emergency trigger yields to an in-scope/negative-list match at least this strong
 _OTHER_CITY = "other_city"
+_GUESS_SHARE = 0.7  # the example-based fallback must put this much weight on one disposition
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def _greedy(hits: list[Hit]) -> tuple[float, tuple[Hit, ...]]:
 class Classifier:
     """Build once from a :class:`Policy`; :meth:`classify` is pure and fast (well under 1 ms per utterance)."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, *, use_examples: bool = True, examples: Path | None = None) -> None:
         self.policy = policy
         t = policy.text
         entries: list[tuple[str, Term]] = []
@@ -113,6 +115,7 @@ class Classifier:
         self._rewrite = sorted(((normalise(a), normalise(b)) for a, b in t.rewrite.items() if normalise(a)),
                                key=lambda p: -len(p[0]))
         self._em: dict[str, EmergencyRule] = {em.id: em for em in policy.emergency}
+        self._similar = Similar.from_file(self._normalise, examples or EXAMPLES) if use_examples else None
         self._rules = {r.id: r for r in policy.rules}
 
     @classmethod
@@ -125,11 +128,15 @@ class Classifier:
         return cls(load_policy(path))
 
     # -- public ---------------------------------------------------------------------------------------------------
-    def classify(self, text: str) -> Classification:
+    def _normalise(self, text: str) -> str:
         norm = normalise(text if isinstance(text, str) else str(text), self._drop)
         for src, dst in self._rewrite:
             if src in norm:
                 norm = norm.replace(src, dst)
+        return norm
+
+    def classify(self, text: str) -> Classification:
+        norm = self._normalise(text)
         utt = Prepared.of(norm)
         by_label: dict[str, list[Hit]] = defaultdict(list)
         for h in self._matcher.find(utt):
@@ -269,6 +276,30 @@ class Classifier:
             result = replace(result, secondary=self._as(text, second, min(0.9, 0.3 + 0.1 * second.score), rtype))
         return result
 
+    def _guess(self, text: str, rtype: str | None) -> Classification | None:
+        """No keyword explains the words: ask the example-based fallback; only a clear answer is taken."""
+        if self._similar is None:
+            return None
+        g = self._similar.guess(text)
+        if g is None or g.disposition_share < _GUESS_SHARE or len(g.evidence) < 2:
+            return None
+        disposition, _, key = g.label.partition(":")
+        if disposition == "emergency" and key in self._em:
+            em = self._em[key]
+            return Classification(text, "emergency", channel=em.channel, rule=key, confidence=0.45,
+                                  evidence=g.evidence, request_type="求助", confirm=True)
+        if disposition == "accept" and key in self.policy.categories:
+            return Classification(text, "accept", category=key, confidence=0.4, evidence=g.evidence,
+                                  request_type=rtype or "求助")
+        if key == _OTHER_CITY:
+            return Classification(text, "redirect", channel="other_city_12345", rule=key, confidence=0.4,
+                                  evidence=g.evidence, request_type=rtype)
+        if key in self._rules:
+            rule = self._rules[key]
+            return Classification(text, rule.disposition, channel=rule.channel, rule=key, confidence=0.4,
+                                  evidence=g.evidence, request_type=rtype)
+        return None
+
     def _unmatched(self, text: str, norm: str, ranked: list[_Scored], rtype: str | None) -> Classification:
         content = norm
         for phrase in self._empty:
@@ -276,6 +307,9 @@ class Classifier:
         t = self.policy.text
         weak = [s for s in ranked if s.kind == "cat"]
         if len(content) >= t.accept_unmatched_chars or (weak and len(content) >= max(t.min_content_chars, 4)):
+            guessed = self._guess(text, rtype)
+            if guessed is not None:
+                return guessed
             code = weak[0].key if weak else "other"
             evidence = tuple(h.evidence for h in weak[0].hits) if weak else ()
             return Classification(text, "accept", category=code, confidence=0.35, evidence=evidence,

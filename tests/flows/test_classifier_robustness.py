@@ -3,6 +3,8 @@ split cases, confirmation of uncertain emergencies, and never crashing on odd in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -182,3 +184,34 @@ def test_fuzz_any_text(text: str) -> None:
 
 
 _CLF = Classifier.default()
+
+
+def test_example_fallback_only_when_no_keyword_explains(tmp_path: Path) -> None:
+    from flows.classifier.similar import Similar
+    from flows.policy import load_policy
+
+    examples = tmp_path / "examples.txt"
+    examples.write_text("# comment\ndecline:malicious\t天天半夜给你们唱歌听\ndecline:malicious\t我给你们唱首歌听听\n"
+                        "accept:water\t水龙头不出水了\nbroken line without a tab\n", encoding="utf-8")
+    policy = load_policy()
+    with_examples = Classifier(policy, examples=examples)
+    without = Classifier(policy, use_examples=False)
+    text = "我想给你们唱首歌 听不听"  # no keyword at all
+    assert without.classify(text).disposition == "accept" and not without.classify(text).evidence
+    r = with_examples.classify(text)
+    assert (r.disposition, r.rule) == ("decline", "malicious"), r
+    assert r.confidence < 0.5 and "≈唱歌" not in r.evidence and "≈首歌" in r.evidence
+    # the fallback never overrides a keyword decision
+    assert with_examples.classify("家里停水了") == without.classify("家里停水了")
+    assert Similar.from_file(lambda s: s, tmp_path / "none.txt") is None
+
+
+def test_similar_guess_on_its_own_examples() -> None:
+    from flows.classifier.similar import Similar
+
+    examples = [("停水了好几天", "accept:water"), ("家里停水", "accept:water"),
+                ("起诉他欠钱", "redirect:litigation"), ("我要起诉对方", "redirect:litigation")]
+    sim = Similar(examples, prepare=lambda s: s)
+    g = sim.guess("我想起诉他")
+    assert g is not None and g.label == "redirect:litigation" and "≈起诉" in g.evidence
+    assert sim.guess("") is None

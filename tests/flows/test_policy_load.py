@@ -159,3 +159,15 @@ def test_invalid_yaml_and_unreadable_file(tmp_path: Path) -> None:
 def test_unquoted_numbers_in_word_lists_are_words(policy_text: str) -> None:
     p = parse_policy(_broken(policy_text, "政府热线, 热线, 12345,", "政府热线, 热线, 12345, 110,"), "p.yaml")
     assert "110" in p.text.empty_phrases
+
+
+def test_fallback_examples_use_known_labels() -> None:
+    from flows.classifier.similar import EXAMPLES
+
+    p = load_policy()
+    known = ({"clarify"} | {f"emergency:{e.id}" for e in p.emergency} | {f"accept:{c}" for c in p.categories}
+             | {f"{r.disposition}:{r.id}" for r in p.rules} | {"redirect:other_city"})
+    labels = [line.split("\t", 1)[0] for line in EXAMPLES.read_text(encoding="utf-8").splitlines()
+              if line and not line.startswith("#")]
+    assert len(labels) > 500
+    assert set(labels) <= known
