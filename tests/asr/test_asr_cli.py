@@ -11,6 +11,7 @@ import pytest
 from ivr.cli import main
 
 
+@pytest.mark.vosk
 def test_models_check_reports_vocabulary_of_the_real_model(
     ko_model_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
