@@ -209,16 +209,51 @@ def _times(text: str, kind: Kind) -> str:
     return _TIME.sub(repl, text)
 
 
+IDIOMS = (
+    "乱七八糟",
+    "七七八八",
+    "三三两两",
+    "一五一十",
+    "九九归一",
+    "一一",
+    "五花八门",
+    "七上八下",
+    "十全十美",
+    "一模一样",
+    "千千万万",
+    "万无一失",
+    "一心一意",
+    "接二连三",
+    "三番五次",
+    "四面八方",
+    "十有八九",
+    "百分之百",
+)
+_APPROX = re.compile("(?:一二|二三|两三|三四|四五|五六|六七|七八|八九)(?=[个天次人年月岁块元号楼层户周分钟小时])")
+
+
+def _protected(text: str) -> list[tuple[int, int]]:
+    """Spans that look numeric but are words (乱七八糟) or approximations (三四天, 五六个人)."""
+    spans = [(m.start(), m.end()) for m in _APPROX.finditer(text)]
+    for idiom in IDIOMS:
+        start = text.find(idiom)
+        while start >= 0:
+            spans.append((start, start + len(idiom)))
+            start = text.find(idiom, start + 1)
+    return spans
+
+
 def normalize(text: str, kind: Kind = "free") -> str:
     """Spoken numbers in ``text`` as digits, as far as ``kind`` makes them unambiguous."""
     if not text:
         return text
     out = _times(text, kind)
+    keep = _protected(out) if kind != "phone" else []
     parts: list[str] = []
     pos = 0
     for match in _RUN.finditer(out):
         parts.append(out[pos : match.start()])
-        if match.group(0).isascii():
+        if match.group(0).isascii() or any(a < match.end() and match.start() < b for a, b in keep):
             parts.append(match.group(0))
             pos = match.end()
             continue

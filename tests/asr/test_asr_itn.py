@@ -46,6 +46,11 @@ def test_words_that_only_look_like_numbers_stay(text: str) -> None:
     assert normalize(text, "free") == text
 
 
+@pytest.mark.parametrize("text", ["家里乱七八糟的", "三三两两的人", "等了三四天", "来了五六个人", "一五一十地说"])
+def test_idioms_and_approximate_numbers_stay(text: str) -> None:
+    assert normalize(text, "free") == text
+
+
 def test_phone_digits_keeps_only_digits() -> None:
     assert phone_digits("我的电话是幺三八 幺二三四 五六七八") == "13812345678"
 
