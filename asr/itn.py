@@ -232,9 +232,9 @@ IDIOMS = (
 _APPROX = re.compile("(?:一二|二三|两三|三四|四五|五六|六七|七八|八九)(?=[个天次人年月岁块元号楼层户周分钟小时])")
 
 
-def _protected(text: str) -> list[tuple[int, int]]:
-    """Spans that look numeric but are words (乱七八糟) or approximations (三四天, 五六个人)."""
-    spans = [(m.start(), m.end()) for m in _APPROX.finditer(text)]
+def _protected(text: str, approx: bool) -> list[tuple[int, int]]:
+    """Spans that look numeric but are words (乱七八糟) or, in free text, approximations (三四天, 五六个人)."""
+    spans = [(m.start(), m.end()) for m in _APPROX.finditer(text)] if approx else []
     for idiom in IDIOMS:
         start = text.find(idiom)
         while start >= 0:
@@ -248,7 +248,7 @@ def normalize(text: str, kind: Kind = "free") -> str:
     if not text:
         return text
     out = _times(text, kind)
-    keep = _protected(out) if kind != "phone" else []
+    keep = _protected(out, approx=kind == "free") if kind != "phone" else []
     parts: list[str] = []
     pos = 0
     for match in _RUN.finditer(out):

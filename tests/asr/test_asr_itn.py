@@ -18,6 +18,7 @@ from asr.itn import normalize, number_value, phone_digits
         ("二十三号楼三单元五零二", "house", "23号楼3单元502"),
         ("我住3号楼二零一", "house", "我住3号楼201"),
         ("两号楼", "house", "2号楼"),
+        ("三四号楼", "house", "34号楼"),
         ("一百零五号", "house", "105号"),
         ("下午三点半", "time", "15:30"),
         ("晚上八点十五分", "time", "20:15"),
