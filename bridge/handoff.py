@@ -261,7 +261,8 @@ class HotlineHandoff:
                                 whisper_slots=self.whisper_slots(order, draft),
                                 prompt_slots={"order_no": order.order_no},
                                 settings=sm.Settings(max_agents=t.max_agents_tried, wait_s=t.wait_for_free_agent_s,
-                                                     poll_s=t.poll_interval_s, choice_s=t.agent_retry_prompt_timeout_s),
+                                                     poll_s=t.poll_interval_s, choice_s=t.agent_retry_prompt_timeout_s,
+                                                     announce=t.announce),
                                 ring_timeout_s=t.ring_timeout_s, caller_id=t.caller_id,
                                 render_in_thread=self.render_in_thread)
         self._transfers[call.call_id] = driver

@@ -188,6 +188,8 @@ class Settings:
     wait_s: float = 20.0
     poll_s: float = 1.0
     choice_s: float = 8.0
+    announce: bool = True  # play transfer.notice / no-agent / callback prompts and end the call ourselves;
+    # False when the flow voices those (flows/definitions/hotline.yaml does): then no_agent returns at once
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,10 @@ def _claim(s: State) -> tuple[State, list[Action]]:
 
 def _give_up(s: State, detail: str) -> tuple[State, list[Action]]:
     fin = Finish("no_agent", None, detail)
+    if not s.settings.announce:  # the flow tells the caller and promises the callback
+        return (replace(s, phase="done", agent=None, result=fin),
+                [CancelTimer("wait"), CancelTimer("poll"), StopCallerAudio(),
+                 MarkOrder("callback_pending", "no_agent", note=detail), fin])
     return (replace(s, phase="closing", agent=None, result=fin),
             [CancelTimer("wait"), CancelTimer("poll"), StopCallerAudio(),
              MarkOrder("callback_pending", "no_agent", note=detail),
@@ -230,6 +236,11 @@ def _agent_gone(s: State, detail: str) -> tuple[State, list[Action]]:
 
 def _callback(s: State, detail: str) -> tuple[State, list[Action]]:
     fin = s.result or Finish("agent_hung_up", None, detail)
+    if not s.settings.announce:  # hand the caller back to the flow's no-agent path (callback promise)
+        fin = Finish("no_agent", fin.agent_id, f"{fin.detail}; {detail}")
+        return (replace(s, phase="done", result=fin),
+                [CancelTimer("choice"), StopCallerAudio(), MarkOrder("callback_pending", "agent_hung_up", note=detail),
+                 fin])
     return (replace(s, phase="closing", result=fin),
             [CancelTimer("choice"), StopCallerAudio(), MarkOrder("callback_pending", fin.status, note=detail),
              PlayCaller("callback.promise", notify_done=True)])
@@ -260,7 +271,8 @@ def step(s: State, ev: Event) -> tuple[State, list[Action]]:
 
     if p == "idle" and isinstance(ev, Start):
         s2, acts = _claim(s)
-        return s2, [PlayCaller("transfer.notice"), StartHold(), StartTimer("wait", s.settings.wait_s), *acts]
+        notice: list[Action] = [PlayCaller("transfer.notice")] if s.settings.announce else []
+        return s2, [*notice, StartHold(), StartTimer("wait", s.settings.wait_s), *acts]
 
     if isinstance(ev, TimerFired) and ev.name == "wait":
         if p in ("claiming", "waiting"):
@@ -306,7 +318,7 @@ def step(s: State, ev: Event) -> tuple[State, list[Action]]:
         if isinstance(ev, CallerDigit) and ev.digit == "1":
             s2, acts = _claim(replace(s, tried=(), wait_expired=False, result=None))
             return s2, [CancelTimer("choice"), StopCallerAudio(), PlayCaller("transfer.notice"), StartHold(),
-                        StartTimer("wait", s.settings.wait_s), *acts]
+                        StartTimer("wait", s.settings.wait_s), *acts]  # retry: always say we are connecting
         if (isinstance(ev, CallerDigit) and ev.digit == "2") or (isinstance(ev, TimerFired) and ev.name == "choice"):
             return _callback(s, "caller chose callback" if isinstance(ev, CallerDigit) else "no choice: callback")
     if p == "closing" and isinstance(ev, CallerPromptDone):

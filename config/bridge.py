@@ -43,6 +43,9 @@ class TransferConfig(BaseModel):
     poll_interval_s: float = Field(default=1.0, gt=0)
     caller_id: str = "12345"
     agent_retry_prompt_timeout_s: float = Field(default=8.0, gt=0)
+    # True: the hand-off plays transfer.notice, and on no agent transfer.no_agent_callback / callback.promise and
+    # hangs up.  False (default): the flow voices those (flows/definitions/hotline.yaml does) and gets `no_agent`
+    announce: bool = False
 
 
 class DeskConfig(BaseModel):

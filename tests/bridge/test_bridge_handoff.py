@@ -170,7 +170,7 @@ def test_redis_down_falls_back_and_calls_continue(make_handoff: Factory, caplog:
 
 def test_nobody_answers_callback_order(make_handoff: Factory) -> None:
     engine = FakeEngine({f"sip:{a}@agents": AgentBehaviour(answer_after=None) for a in ("a1001", "a1002", "a1003")})
-    h = make_handoff(engine=engine, transfer={"ring_timeout_s": 0.2, "max_agents_tried": 2,
+    h = make_handoff(engine=engine, transfer={"ring_timeout_s": 0.2, "max_agents_tried": 2, "announce": True,
                                               "wait_for_free_agent_s": 5, "poll_interval_s": 0.1})
 
     async def go() -> None:
@@ -185,5 +185,23 @@ def test_nobody_answers_callback_order(make_handoff: Factory) -> None:
         o = h.store.get(ref.order_no)
         assert caller.ended and o["status"] == "callback_pending" and o["callback_requested"] is True
         assert [x["status"] for x in o["history"]] == ["new", "callback_pending"]
+        await h.close()
+    asyncio.run(go())
+
+
+def test_nobody_free_hands_back_to_the_flow_when_it_announces(make_handoff: Factory) -> None:
+    prompts = FakePrompts()
+    h = make_handoff(prompts=prompts, transfer={"wait_for_free_agent_s": 0.5, "poll_interval_s": 0.1})
+
+    async def go() -> None:
+        await h.start()  # every agent offline
+        caller = FakeCall()
+        ref = await h.create_order(draft())
+        out = await h.warm_transfer(caller, ref, draft())
+        assert out.status == "no_agent" and not caller.ended  # the flow says sorry and promises the callback
+        rendered = [p for p, _s in prompts.rendered]
+        assert "transfer.notice" not in rendered and "transfer.no_agent_callback" not in rendered
+        assert "hold.music" in rendered
+        assert h.store.get(ref.order_no)["status"] == "callback_pending"
         await h.close()
     asyncio.run(go())

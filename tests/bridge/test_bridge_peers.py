@@ -102,7 +102,7 @@ def test_warm_transfer_real_baresip_agent(tmp_path: Path, peers: Any, make_hando
         prompts = TonePrompts(lambda f, s: tone_pcm(f, s))
         h = make_handoff(engine=SpyEngine(engine, events), prompts=prompts,
                          agents=[{"id": "a1001", "name": "张敏", "sip_uri": agent.uri}],
-                         transfer={"ring_timeout_s": 10, "wait_for_free_agent_s": 10})
+                         transfer={"ring_timeout_s": 10, "wait_for_free_agent_s": 10, "announce": True})
         h.render_in_thread = True
         state["h"] = h
         h.hub.subscribe("a1001", lambda ev: events.append((time.monotonic(), ev.type)))

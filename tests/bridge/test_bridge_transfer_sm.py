@@ -92,3 +92,14 @@ def test_stale_events_are_ignored() -> None:
     assert s.phase == "dialing" and acts[-1] == sm.Dial("a1")
     s2, acts2 = sm.step(sm.State(phase="done"), sm.Start())
     assert acts2 == [] and s2.phase == "done"
+
+
+def test_flow_announces_no_agent_returns_at_once() -> None:
+    st = sm.Settings(announce=False)
+    s, acts = run([sm.Start(), sm.NoAgentFree(), sm.TimerFired("wait")], st)
+    assert "PlayCaller" not in kinds(acts) and "HangupCaller" not in kinds(acts)
+    assert s.phase == "done" and acts[-1] == sm.Finish("no_agent", None, "no agent free")
+    s, acts = run([sm.Start(), sm.AgentClaimed("a1"), sm.AgentAnswered("a1"), sm.AgentHungUp(),
+                   sm.CallerDigit("2")], st)
+    assert s.phase == "done" and isinstance(acts[-1], sm.Finish) and acts[-1].status == "no_agent"
+    assert sm.PlayCaller("transfer.agent_unavailable_retry") in acts  # the retry offer is ours
