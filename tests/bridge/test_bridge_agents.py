@@ -140,3 +140,60 @@ def test_waiting_calls_first_come_first_served(kind: str) -> None:
             await st.release("a1", now + 2)
             assert await st.claim("live", None, ()) == "a1"
     arun(go())
+
+
+@pytest.mark.services
+def test_failover_returns_to_redis_when_it_is_back() -> None:
+    from bridge.agents_redis import RedisAgentState
+    from tests.bridge.bridge_proxy import TcpProxy
+
+    async def go() -> None:
+        proxy = await TcpProxy("127.0.0.1", 6379).start()
+        primary = RedisAgentState.from_url(f"redis://127.0.0.1:{proxy.port}/15", f"test:{uuid.uuid4().hex[:8]}:",
+                                           timeout=0.5)
+        clock = [0.0]
+        st = FailoverAgentState(primary, retry_after_s=5, clock=lambda: clock[0])
+        await _setup(st)
+        assert st.name == "redis" and await st.claim("c1", None, ()) == "a1"
+        await proxy.cut()
+        assert await st.claim("c2", None, ()) == "a2" and st.name == "memory(fallback)"
+        await proxy.restore()
+        assert await st.claim("c3", None, ()) == "a3" and st.name == "memory(fallback)"  # not retried yet
+        clock[0] = 10.0
+        await st.release("a1", 50.0)  # retried: Redis answers again
+        assert st.name == "redis"
+        assert await st.claim("c4", None, ()) == "a1"
+        await primary.clear()
+        await primary.close()
+        await proxy.cut()
+    arun(go())
+
+
+@pytest.mark.services
+def test_desk_events_relayed_across_processes_through_redis() -> None:
+    from redis.asyncio import Redis
+
+    from bridge.hub import DeskHub, RedisRelay
+
+    async def go() -> None:
+        channel = f"test:{uuid.uuid4().hex[:8]}:desk"
+        hubs = [DeskHub(), DeskHub()]  # two IVR processes' hubs
+        conns = [Redis.from_url(REDIS_URL, decode_responses=True) for _ in hubs]
+        relays = [RedisRelay(h, r, channel) for h, r in zip(hubs, conns, strict=True)]
+        for r in relays:
+            await r.start()
+        await asyncio.sleep(0.2)  # subscriptions active
+        got: list[str] = []
+        hubs[1].subscribe("a1001", lambda ev: got.append(ev.data["order_no"]))
+        ev = await hubs[0].publish("a1001", "pop", {"order_no": "R1"})
+        for _ in range(50):
+            if got:
+                break
+            await asyncio.sleep(0.05)
+        assert got == ["R1"] and [e.id for e in hubs[1].since("a1001", 0)] == [ev.id]
+        assert [e.id for e in hubs[0].since("a1001", 0)] == [ev.id]  # delivered once locally too
+        for r in relays:
+            await r.stop()
+        for c in conns:
+            await c.aclose()
+    arun(go())

@@ -154,3 +154,74 @@ def test_warm_transfer_real_baresip_agent(tmp_path: Path, peers: Any, make_hando
         if "h" in state and state.get("started"):
             runner.run(state["h"].close())
         runner.stop()
+
+
+def test_no_answer_then_next_agent_and_caller_hangup_while_ringing(tmp_path: Path, peers: Any,
+                                                                    make_handoff: Callable[..., Any]) -> None:
+    """Real phones: a1001 rings and never answers → a1002 (auto-answer) gets the call; then a second caller
+    hangs up while only a1001's phone rings → the ringing leg is cancelled and the order marked abandoned."""
+    from ivr.engine import EngineThread
+    from tests.ivr.peers.harness import tone_pcm, wait_until, write_tone
+
+    silent = peers("silent", user="a1001", auto_answer=False, audio_source=write_tone(tmp_path / "s.wav", 660.0, 60))
+    silent.start(seconds=120)
+    answering = peers("agent", user="a1002", auto_answer=True, audio_source=write_tone(tmp_path / "a.wav", 660.0, 60))
+    answering.start(seconds=120)
+    outcomes: list[tuple[str, TransferOutcome]] = []
+    state: dict[str, Any] = {}
+
+    def factory(engine: Any) -> Any:
+        h = make_handoff(engine=engine, prompts=TonePrompts(lambda f, s: tone_pcm(f, s)),
+                         agents=[{"id": "a1001", "name": "张敏", "sip_uri": silent.uri},
+                                 {"id": "a1002", "name": "李强", "sip_uri": answering.uri}],
+                         transfer={"ring_timeout_s": 3, "wait_for_free_agent_s": 20, "announce": True})
+        h.render_in_thread = True
+        state["h"] = h
+
+        async def handler(call: Any) -> None:
+            if not state.get("started"):
+                await h.start()
+                await h.agents.set_presence("a1001", "available", time.time() - 10)  # longest idle: tried first
+                await h.agents.set_presence("a1002", "available", time.time())
+                state["started"] = True
+            draft = OrderDraft(call_id=call.call_id, caller_number=call.caller, request_type="求助",
+                               category_code="roads", district="海淀区", content="路灯不亮")
+            ref = await h.create_order(draft)
+            out = await h.warm_transfer(call, ref, draft)
+            outcomes.append((ref.order_no, out))
+            await h.wait_done(call.call_id)
+
+        return handler
+
+    runner = EngineThread(factory, host="127.0.0.1", port=0).start()
+    h: Any = None
+    try:
+        caller = peers("caller", user="13900000002", audio_source=write_tone(tmp_path / "c.wav", 1000.0, 90))
+        caller.start(dial=f"sip:12345@127.0.0.1:{runner.engine.port}", seconds=60)
+        caller.wait_log("Call established")
+        wait_until(lambda: bool(outcomes), 30, what="the first transfer")
+        h = state["h"]
+        assert outcomes[0][1].status == "bridged" and outcomes[0][1].agent_id == "a1002", outcomes
+        assert "Incoming call" in silent.log() or "incoming call" in silent.log().lower()
+        answering.wait_log("Call established")
+        # second caller while a1002 talks: only a1001 (who never answers) is free; the caller gives up ringing
+        runner.run(h.agents.set_presence("a1001", "available", time.time()))
+        caller2 = peers("caller2", user="13900000003", audio_source=write_tone(tmp_path / "c2.wav", 1000.0, 90))
+        n_incoming = silent.log().lower().count("incoming call")
+        caller2.start(dial=f"sip:12345@127.0.0.1:{runner.engine.port}", seconds=60)
+        caller2.wait_log("Call established")
+        wait_until(lambda: silent.log().lower().count("incoming call") > n_incoming, 15, what="a1001 ringing again")
+        caller2.hangup()
+        wait_until(lambda: len(outcomes) == 2, 15, what="the second transfer's outcome")
+        order_no, out = outcomes[1]
+        assert out.status == "caller_hung_up", out
+        order = runner.run(asyncio.to_thread(h.store.get, order_no))
+        assert order["status"] == "abandoned" and order["transfer_outcome"] == "caller_hung_up"
+        snap = runner.run(h.agents.snapshot())
+        assert snap["a1001"].state == "idle" and snap["a1002"].state == "talking"
+        caller.hangup()
+        answering.wait_call_end(15)
+    finally:
+        if h is not None and state.get("started"):
+            runner.run(h.close())
+        runner.stop()
