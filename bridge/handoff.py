@@ -67,6 +67,7 @@ class HotlineHandoff:
         self.render_in_thread = True
         self._replayer: asyncio.Task[None] | None = None
         self._transfers: dict[str, TransferDriver] = {}
+        self.migrated = True  # False when the database was down at start: migrate before the first replay
 
     @classmethod
     def from_config(cls, engine: CallEngine, prompts: PromptSource, cfg: BridgeConfig | None = None, *,
@@ -76,9 +77,11 @@ class HotlineHandoff:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             url = "sqlite:///" + str(_path(url[len("sqlite:///"):]))
         db = make_engine(url, cfg.db_schema)
+        migrated = not migrate
         if migrate:
             try:
                 upgrade(db)
+                migrated = True
             except _DB_DOWN as exc:
                 log.error("database unreachable at start (%s): orders go to the journal until it returns", exc)
         store = OrderStore(db, repeat_window_days=cfg.repeat_window_days, repeat_match=cfg.repeat_match)
@@ -93,7 +96,9 @@ class HotlineHandoff:
         else:
             agents = MemoryAgentState()
         log.info("bridge: database %s, agent state %s", db.url.render_as_string(hide_password=True), agents.name)
-        return cls(cfg, engine, prompts, store=store, agents=agents, redis=redis)
+        h = cls(cfg, engine, prompts, store=store, agents=agents, redis=redis)
+        h.migrated = migrated
+        return h
 
     # -- life cycle -----------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -149,6 +154,16 @@ class HotlineHandoff:
                 await self.replay_journal()
 
     async def replay_journal(self) -> tuple[int, int]:
+        if not self.migrated:
+            try:
+                await asyncio.to_thread(upgrade, self.store.engine)
+                self.migrated = True
+                log.warning("database reachable again: migrated")
+                for a in await asyncio.to_thread(self._sync_agents):
+                    self.directory[a.id] = a
+                    await self.agents.register(a.id, a.skills)
+            except _DB_DOWN:
+                return 0, len(self.journal.pending())
         if not self.journal.pending():
             return 0, 0
         applied, left = await asyncio.to_thread(self.journal.replay, self._apply)

@@ -205,3 +205,31 @@ def test_nobody_free_hands_back_to_the_flow_when_it_announces(make_handoff: Fact
         assert h.store.get(ref.order_no)["status"] == "callback_pending"
         await h.close()
     asyncio.run(go())
+
+
+@pytest.mark.services
+def test_database_down_at_start_migrates_and_replays_later(make_handoff: Factory) -> None:
+    from tests.bridge.conftest import unique_schema
+
+    async def go() -> None:
+        proxy = await TcpProxy("127.0.0.1", 5432).start()
+        port = proxy.port
+        await proxy.cut()  # PostgreSQL unreachable when the IVR starts
+        h = await asyncio.to_thread(make_handoff, PG.format(port=port), unique_schema())
+        assert not h.migrated
+        await h.start()
+        try:
+            ref = await h.create_order(draft())
+            assert ref.journaled
+            proxy.port = port
+            await proxy.restore()
+            for _ in range(100):
+                if h.migrated and not h.journal.pending():
+                    break
+                await asyncio.sleep(0.1)
+            got = await asyncio.to_thread(h.store.get, ref.order_no)
+            assert got["caller_number"] == "13900000001" and got["due_at"] == ref.due_at
+        finally:
+            await h.close()
+            await proxy.cut()
+    asyncio.run(go())
