@@ -128,6 +128,9 @@ class HotlineHandoff:
                 await self._replayer
         if self.hub.relay:
             await self.hub.relay.stop()
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.aclose()
         self.store.engine.dispose()
 
     def _sync_agents(self) -> list[AgentConfig]:
