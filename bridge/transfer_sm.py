@@ -202,7 +202,12 @@ class State:
     pop_done: bool = False
     wait_expired: bool = False
     was_bridged: bool = False
+    reported: bool = False  # an outcome went back to the flow already (bridged): from then on we voice the rest
     result: Finish | None = None
+
+    @property
+    def voice(self) -> bool:
+        return self.settings.announce or self.reported
 
 
 def _claim(s: State) -> tuple[State, list[Action]]:
@@ -211,7 +216,7 @@ def _claim(s: State) -> tuple[State, list[Action]]:
 
 def _give_up(s: State, detail: str) -> tuple[State, list[Action]]:
     fin = Finish("no_agent", None, detail)
-    if not s.settings.announce:  # the flow tells the caller and promises the callback
+    if not s.voice:  # the flow tells the caller and promises the callback
         return (replace(s, phase="done", agent=None, result=fin),
                 [CancelTimer("wait"), CancelTimer("poll"), StopCallerAudio(),
                  MarkOrder("callback_pending", "no_agent", note=detail), fin])
@@ -236,7 +241,7 @@ def _agent_gone(s: State, detail: str) -> tuple[State, list[Action]]:
 
 def _callback(s: State, detail: str) -> tuple[State, list[Action]]:
     fin = s.result or Finish("agent_hung_up", None, detail)
-    if not s.settings.announce:  # hand the caller back to the flow's no-agent path (callback promise)
+    if not s.voice:  # hand the caller back to the flow's no-agent path (callback promise)
         fin = Finish("no_agent", fin.agent_id, f"{fin.detail}; {detail}")
         return (replace(s, phase="done", result=fin),
                 [CancelTimer("choice"), StopCallerAudio(), MarkOrder("callback_pending", "agent_hung_up", note=detail),
@@ -271,7 +276,7 @@ def step(s: State, ev: Event) -> tuple[State, list[Action]]:
 
     if p == "idle" and isinstance(ev, Start):
         s2, acts = _claim(s)
-        notice: list[Action] = [PlayCaller("transfer.notice")] if s.settings.announce else []
+        notice: list[Action] = [PlayCaller("transfer.notice")] if s.voice else []
         return s2, [*notice, StartHold(), StartTimer("wait", s.settings.wait_s), *acts]
 
     if isinstance(ev, TimerFired) and ev.name == "wait":
@@ -309,7 +314,7 @@ def step(s: State, ev: Event) -> tuple[State, list[Action]]:
                          pop_done=s.pop_done or isinstance(ev, PopDone))
             if s2.whisper_done and s2.pop_done and s2.agent:
                 fin = Finish("bridged", s2.agent)
-                return (replace(s2, phase="bridged", was_bridged=True, result=fin),
+                return (replace(s2, phase="bridged", was_bridged=True, reported=True, result=fin),
                         [StopCallerAudio(), Bridge(s2.agent), MarkOrder("assigned", "bridged", s2.agent), fin])
             return s2, []
     if p == "bridged" and isinstance(ev, AgentHungUp):

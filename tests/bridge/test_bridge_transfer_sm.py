@@ -103,3 +103,13 @@ def test_flow_announces_no_agent_returns_at_once() -> None:
                    sm.CallerDigit("2")], st)
     assert s.phase == "done" and isinstance(acts[-1], sm.Finish) and acts[-1].status == "no_agent"
     assert sm.PlayCaller("transfer.agent_unavailable_retry") in acts  # the retry offer is ours
+
+
+def test_after_bridge_we_voice_the_callback_even_when_the_flow_announces() -> None:
+    st = sm.Settings(announce=False)
+    s, acts = run([sm.Start(), sm.AgentClaimed("a1"), sm.AgentAnswered("a1"), sm.PopDone(), sm.WhisperDone(),
+                   sm.AgentHungUp(), sm.TimerFired("choice")], st)
+    # the flow already got "bridged" and waits for the hang-up: the caller must not be left in silence
+    assert s.phase == "closing" and sm.PlayCaller("callback.promise", notify_done=True) in acts
+    s, acts = sm.step(s, sm.CallerPromptDone())
+    assert sm.HangupCaller() in acts
