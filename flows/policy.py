@@ -89,6 +89,7 @@ class TextRules(_Strict):
     past_cues: Words = []
     hypothetical_cues: Words = []
     present_cues: Words = []
+    retraction_cues: Words = []
 
 
 class EmergencyRule(_Strict):

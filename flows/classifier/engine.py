@@ -99,7 +99,8 @@ class Classifier:
         for rtype, words in policy.request_types.items():
             entries += _terms(f"type:{rtype}", words, pinyin=False)
         for name, cues in (("neg", t.negation_cues), ("past", t.past_cues), ("hyp", t.hypothetical_cues),
-                           ("now", t.present_cues), ("add", t.addendum_cues), ("want", t.intent_cues)):
+                           ("now", t.present_cues), ("add", t.addendum_cues), ("want", t.intent_cues),
+                           ("back", t.retraction_cues)):
             entries += _terms(f"cue:{name}", cues, pinyin=False)
         home = {policy.city.name, *policy.city.aliases, *policy.city.districts}
         names = [n for n in policy.other_city.names if n not in home and not any(n in h for h in home)]
@@ -164,6 +165,8 @@ class Classifier:
             return "negated"
         if any(hit.start - 10 <= c.start and c.end <= hit.end + 6 for c in cues["hyp"]):
             return "hypothetical"
+        if any(c.start >= hit.end and not any(n.end == c.start for n in cues["neg"]) for c in cues["back"]):
+            return "hypothetical"  # 着火了 哈哈 骗你的: taken back (still confirmed when nothing else explains it)
         if hit.label.endswith(":past"):  # 着过火: experiential aspect, past whatever else is said
             return "past"
         if any(hit.start - 12 <= c.start < hit.start for c in cues["past"]):
@@ -173,7 +176,7 @@ class Classifier:
 
     def _emergency(self, text: str, by_label: dict[str, list[Hit]],
                    ranked: list[_Scored]) -> Classification | None:
-        cues = {k: by_label.get(f"cue:{k}", []) for k in ("neg", "past", "hyp", "now")}
+        cues = {k: by_label.get(f"cue:{k}", []) for k in ("neg", "past", "hyp", "now", "back")}
         current: list[tuple[float, int, Hit, bool]] = []
         discounted: list[tuple[float, int, Hit, bool]] = []
         for label, hits in by_label.items():

@@ -168,7 +168,7 @@ class Matcher:
 
     def find(self, utt: Prepared) -> list[Hit]:
         occ = self._occurrences(utt)
-        present = occ.keys()
+        present = frozenset(occ)
         hits: list[Hit] = []
         todo = sorted({t for lid in occ for t in self._starts.get(lid, ())})
         for idx in todo:
@@ -178,12 +178,12 @@ class Matcher:
                 continue
             rest: list[_Occ] = []
             for group in comp.groups[1:]:
-                chain = next(iter(self._chains(group, occ, gap)), None)
+                chain = next(iter(self._chains(group, occ, present, gap)), None)
                 if chain is None:
                     break
                 rest += chain
             else:
-                for chain in self._chains(comp.groups[0], occ, gap):
+                for chain in self._chains(comp.groups[0], occ, present, gap):
                     spans = chain + rest
                     quality = min(sp[2] for sp in spans)
                     matched = "…".join(utt.text[a:b] for a, b, _ in spans)
@@ -191,14 +191,15 @@ class Matcher:
         return hits
 
     @staticmethod
-    def _part_occ(part: frozenset[int], occ: dict[int, list[_Occ]]) -> list[_Occ]:
-        found = [o for lid in part & occ.keys() for o in occ[lid]]
+    def _part_occ(part: frozenset[int], occ: dict[int, list[_Occ]], present: frozenset[int]) -> list[_Occ]:
+        found = [o for lid in (present & part) for o in occ[lid]]
         found.sort(key=lambda o: (o[0], -o[2], -(o[1] - o[0])))
         return found
 
-    def _chains(self, parts: tuple[frozenset[int], ...], occ: dict[int, list[_Occ]], gap: int) -> list[list[_Occ]]:
+    def _chains(self, parts: tuple[frozenset[int], ...], occ: dict[int, list[_Occ]], present: frozenset[int],
+                gap: int) -> list[list[_Occ]]:
         """One chain per distinct start of the first part: each next part the earliest within ``gap``."""
-        per_part = [self._part_occ(p, occ) for p in parts]
+        per_part = [self._part_occ(p, occ, present) for p in parts]
         chains = []
         seen_starts: set[int] = set()
         for first in per_part[0]:

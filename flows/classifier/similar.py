@@ -41,8 +41,14 @@ class Similar:
         self._counts: dict[str, Counter[str]] = defaultdict(Counter)
         for text, label in examples:
             self._counts[label].update(set(features(prepare(text))))
-        self._totals = {label: sum(c.values()) for label, c in self._counts.items()}
-        self._vocab = len({f for c in self._counts.values() for f in c})
+        vocab = {f for c in self._counts.values() for f in c}
+        self._vocab = frozenset(vocab)
+        self._logp: dict[str, dict[str, float]] = {}
+        self._unseen: dict[str, float] = {}
+        for label, counts in self._counts.items():
+            denom = sum(counts.values()) + alpha * len(vocab)
+            self._logp[label] = {f: math.log((n + alpha) / denom) for f, n in counts.items()}
+            self._unseen[label] = math.log(alpha / denom)
 
     @classmethod
     def from_file(cls, prepare: Callable[[str], str], path: Path = EXAMPLES) -> Similar | None:
@@ -59,13 +65,13 @@ class Similar:
         return cls(examples, prepare) if examples else None
 
     def guess(self, text: str) -> Guess | None:
-        feats = [f for f in set(features(self._prepare(text))) if any(f in c for c in self._counts.values())]
+        feats = [f for f in set(features(self._prepare(text))) if f in self._vocab]
         if not feats:
             return None
         scores: dict[str, float] = {}
-        for label, counts in self._counts.items():
-            denom = self._totals[label] + self._alpha * self._vocab
-            scores[label] = sum(math.log((counts[f] + self._alpha) / denom) for f in feats)
+        for label, logp in self._logp.items():
+            unseen = self._unseen[label]
+            scores[label] = sum(logp.get(f, unseen) for f in feats)
         top = max(scores.values())
         post = {label: math.exp(s - top) for label, s in scores.items()}
         z = sum(post.values())
