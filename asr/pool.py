@@ -54,7 +54,7 @@ class RecognizerPool:
         with self._lock:
             if self._idle:
                 self.reuses += 1
-                return self._idle.popleft()
+                return self._idle.pop()  # LIFO: the most recently used recognizer has the warmest graph cache
             if self.built >= self.size:
                 return None
             self.built += 1
