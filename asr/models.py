@@ -50,6 +50,13 @@ def _set_options(text: str, options: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _link(link: Path, target: Path) -> None:
+    try:
+        link.symlink_to(target)
+    except FileExistsError:  # another process made the same view at the same time
+        pass
+
+
 def model_view(
     model: Path, root: Path, *, mfcc: dict[str, str] | None = None, decoder: dict[str, str] | None = None
 ) -> Path:
@@ -65,7 +72,7 @@ def model_view(
     conf.mkdir(parents=True, exist_ok=True)
     for child in model.iterdir():
         if child.name != "conf" and not (dest / child.name).exists():
-            (dest / child.name).symlink_to(child)
+            _link(dest / child.name, child)
     for item in (model / "conf").iterdir():
         target = conf / item.name
         options = mfcc if item.name == "mfcc.conf" else decoder if item.name == "model.conf" else None
@@ -74,7 +81,7 @@ def model_view(
             tmp.write_text(_set_options(item.read_text(), options))
             os.replace(tmp, target)
         elif not target.exists():
-            target.symlink_to(item)
+            _link(target, item)
     return dest
 
 
