@@ -17,7 +17,7 @@ from flows.policy import EmergencyRule, Policy, load_policy
 # Emergency rule order when several fire at the same strength (fire before a casualty it caused, etc.).
 _PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")
 _TYPE_ORDER = ("表扬", "举报", "投诉", "建议", "求助", "咨询")
-_WEAK_OVERRIDE = 2.0  # a weak emergency trigger yields to an in-scope/negative-list match at least this strong
+_WEAK_OVERRIDE = 2.5  # a lone weak emergency sign yields to an in-scope/negative-list match at least this strong
 _OTHER_CITY = "other_city"
 _GUESS_SHARE = 0.7  # the example-based fallback must put this much weight on one disposition
 
