@@ -189,6 +189,9 @@ class VoskListener:
         spec = self._spec
         phrases = phrases_for(spec)
         grammar = self._dec.compile(phrases) if phrases is not None else None
+        if grammar is not None and not grammar.phrases:  # nothing usable (and an empty grammar crashes Vosk)
+            log.warning("no grammar phrase of %s is in the model; listening free-form", phrases)
+            grammar = None
         utt = _Utterance(spec=spec, grammar=grammar, start=at, pending=list(self._ring))
         utt.waiter = lambda rec: self._got(utt, rec)
         with self._lock:

@@ -113,6 +113,8 @@ class VoskRecognizer:
     def set_grammar(self, phrases: Sequence[str]) -> None:
         if not self.grammar_mode:
             raise ValueError("free-form recognizer: SetGrammar would discard its warm graph cache")
+        if not phrases:
+            raise ValueError("empty grammar (Vosk crashes on it)")
         self._rec.SetGrammar(_grammar_json(phrases))
 
     def _resample(self, pcm8k: bytes, last: bool = False) -> bytes:

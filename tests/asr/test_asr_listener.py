@@ -174,3 +174,13 @@ def test_listeners_are_prompt_aware(setup: tuple[FakeModel, Decoding]) -> None:
 
     assert isinstance(VoskListener(setup[1]), PromptAwareListener)
     assert isinstance(DtmfOnlySpeechService("test").open_listener(), PromptAwareListener)
+
+
+def test_grammar_with_nothing_in_the_model_falls_back_to_free_form(setup: tuple[FakeModel, Decoding]) -> None:
+    model, dec = setup
+    dec.compile = lambda phrases: compile_grammar(phrases, lambda w: False, None)
+    listener = VoskListener(dec)
+    listener.listen(ListenSpec(grammar=("投诉",), kind="menu"), 0.0)
+    drive(listener, quiet(0.2) + utterance(0.5) + quiet(1.0))
+    rec = [e for e in collect(listener) if isinstance(e, Recognized)]
+    assert rec and not rec[0].result.grammar and model.grammars == []
