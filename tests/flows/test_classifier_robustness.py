@@ -163,7 +163,7 @@ def test_request_types(clf: Classifier, text: str, rtype: str) -> None:
 
 
 def test_evidence_names_the_matched_words(clf: Classifier) -> None:
-    r = clf.classify("隔壁烧烤店油烟太大")
+    r = clf.classify("隔壁饭店油烟太大 熏得没法开窗")
     assert r.category == "pollution" and "油烟" in r.evidence
 
 
