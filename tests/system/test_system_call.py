@@ -14,7 +14,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -151,17 +153,17 @@ def call(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallResult]:
         heard["greeting"] = _heard(caller, prompts["greeting"], 0.0, timeout=30)
         heard["recording_notice"] = _heard(caller, prompts["recording_notice"], heard["greeting"].start_s + 2)
         heard["asr_unavailable"] = _heard(caller, prompts["asr_unavailable"], heard["recording_notice"].start_s + 2)
-        heard["menu.keypad"] = _heard(caller, prompts["menu.keypad"], heard["asr_unavailable"].start_s + 2, 2.0)
+        heard["menu.keypad"] = _heard(caller, prompts["menu.keypad"], heard["asr_unavailable"].start_s + 2, 1.2)
         pressed["menu"] = rec_s()
         caller.press("1")  # 反映问题
-        heard["ask.phone_keypad"] = _heard(caller, prompts["ask.phone_keypad"], pressed["menu"], 2.0)
+        heard["ask.phone_keypad"] = _heard(caller, prompts["ask.phone_keypad"], pressed["menu"], 1.2)
         pressed["phone"] = rec_s()
         for key in CONTACT + "#":
             caller.press(key)
             time.sleep(0.25)  # the caller's own key rhythm (each key needs its RFC 4733 end packets)
         heard["confirm.readback"] = _heard(caller, prompts["confirm.readback"], pressed["phone"], 3.0)
         heard["confirm.yes_no_keypad"] = _heard(
-            caller, prompts["confirm.yes_no_keypad"], heard["confirm.readback"].start_s + 10, 2.0
+            caller, prompts["confirm.yes_no_keypad"], heard["confirm.readback"].start_s + 10, 1.2
         )
         pressed["confirm"] = rec_s()
         caller.press("1")  # 信息正确
@@ -227,13 +229,17 @@ def test_system_keypad_call_creates_an_order_and_ends_politely(call: CallResult)
     assert order["caller_number"] == CALLER
     assert order["request_type"] == "求助"
     assert order["due_at"], "the order has no due time"
+    called, due = datetime.fromisoformat(str(order["call_time"])), datetime.fromisoformat(str(order["due_at"]))
+    assert timedelta(days=5) <= due - called <= timedelta(days=15), (called, due)  # 求助: 5 working days
+    assert due.replace(tzinfo=due.tzinfo or UTC).astimezone(ZoneInfo("Asia/Shanghai")).hour == 17  # end of day
     assert order["disposition"] == "accept"
     readback = _assert_played_whole(call, "confirm.readback", call.pressed_at["phone"])  # the number read back
     created = _assert_played_whole(call, "order.created", readback.start_s + 5)
     no_agent = _assert_played_whole(call, "transfer.no_agent_callback", created.start_s + 5)
     promise = _assert_played_whole(call, "callback.promise", no_agent.start_s + 5)
     goodbye = _assert_played_whole(call, "goodbye", promise.start_s + 5)
-    assert bool(order["callback_requested"]) or order["status"] == "callback_pending"
+    assert bool(order["callback_requested"]) and order["status"] == "callback_pending"
+    assert order["transfer_outcome"] == "no_agent"
     # the IVR ended the call (the caller never hung up), after the whole goodbye
     assert len(call.recording) / 8000 >= goodbye.start_s + goodbye.duration_s - 0.1
     assert "/hangup" not in call.caller_log
