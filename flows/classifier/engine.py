@@ -258,7 +258,8 @@ class Classifier:
         if len(cats) > 1 and cats[0].key == "other":
             cats = cats[1:] + cats[:1]
         if not rules and not cats:
-            return self._unmatched(text, norm, ranked, rtype)
+            hazard = bool(by_label.get("cue:hyp") or by_label.get("cue:past") or by_label.get("cue:back"))
+            return self._unmatched(text, norm, ranked, rtype, hazard)
         rule, cat = (rules[0] if rules else None), (cats[0] if cats else None)
         main, second = rule or cat, None
         if rule is not None and cat is not None:
@@ -279,7 +280,7 @@ class Classifier:
             result = replace(result, secondary=self._as(text, second, min(0.9, 0.3 + 0.1 * second.score), rtype))
         return result
 
-    def _guess(self, text: str, rtype: str | None) -> Classification | None:
+    def _guess(self, text: str, rtype: str | None, hazard: bool = False) -> Classification | None:
         """No keyword explains the words: ask the example-based fallback; only a clear answer is taken."""
         if self._similar is None:
             return None
@@ -287,7 +288,7 @@ class Classifier:
         if g is None or g.disposition_share < _GUESS_SHARE or len(g.evidence) < 2:
             return None
         disposition, _, key = g.label.partition(":")
-        if disposition == "emergency" and key in self._em:
+        if disposition == "emergency" and key in self._em and not hazard:
             em = self._em[key]
             return Classification(text, "emergency", channel=em.channel, rule=key, confidence=0.45,
                                   evidence=g.evidence, request_type="求助", confirm=True)
@@ -303,14 +304,15 @@ class Classifier:
                                   evidence=g.evidence, request_type=rtype)
         return None
 
-    def _unmatched(self, text: str, norm: str, ranked: list[_Scored], rtype: str | None) -> Classification:
+    def _unmatched(self, text: str, norm: str, ranked: list[_Scored], rtype: str | None,
+                   hazard: bool) -> Classification:
         content = norm
         for phrase in self._empty:
             content = content.replace(phrase, "")
         t = self.policy.text
         weak = [s for s in ranked if s.kind == "cat"]
         if len(content) >= t.accept_unmatched_chars or (weak and len(content) >= max(t.min_content_chars, 4)):
-            guessed = self._guess(text, rtype)
+            guessed = self._guess(text, rtype, hazard=hazard)
             if guessed is not None:
                 return guessed
             code = weak[0].key if weak else "other"
