@@ -117,7 +117,11 @@ def _request(method: str, port: int, call_id: str | None) -> bytes:
 
 
 def _malformed_sip(port: int) -> dict[str, bytes | None]:
-    garbage = bytes(np.random.default_rng(12345).integers(0, 256, 600, dtype=np.uint8)) + b"\r\n\r\n"
+    rng = np.random.default_rng(12345)
+    garbage = bytes(rng.integers(0, 256, 600, dtype=np.uint8)) + b"\r\n\r\n"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as burst:  # 200 more, 1 byte to 1400 bytes each
+        for size in rng.integers(1, 1400, 200):
+            burst.sendto(bytes(rng.integers(0, 256, int(size), dtype=np.uint8)), ("127.0.0.1", port))
     return {
         "garbage": _sip_probe(port, garbage, timeout=1.0),
         "options_without_call_id": _sip_probe(port, _request("OPTIONS", port, None)),
