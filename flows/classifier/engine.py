@@ -111,8 +111,8 @@ class Classifier:
                           [f"{n}+(的|那边|那里|那块|那儿|市|省|县)^{w + 1.5}" for n in names], pinyin=False, gap=0)
         entries += _terms(f"rule:{_OTHER_CITY}", policy.other_city.cues, pinyin=False)
         # 北京路 / 上海街 / 南京大道: street and shop names in this city, not another city
-        entries += _terms(f"rule:{_OTHER_CITY}:x", [f"{n}+(路|街|大街|大道|道|桥|广场|商场|小区|饭店|宾馆|酒店|花园|公馆)"
-                                                   for n in names], pinyin=False, gap=0)
+        places = "(路|街|大街|大道|道|桥|广场|商场|小区|饭店|宾馆|酒店|花园|公馆)"
+        entries += _terms(f"rule:{_OTHER_CITY}:x", [f"{n}+{places}" for n in names], pinyin=False, gap=0)
         self._matcher = Matcher(entries, gap=policy.gap)
         self._empty = sorted({normalise(p) for p in (*t.empty_phrases, *t.fillers)} - {""}, key=len, reverse=True)
         self._drop = t.filler_chars
