@@ -41,11 +41,12 @@ from flows.events import (
 )
 from flows.keypad import DigitCollector
 from flows.runner import Context, State, new_call, step
-from ivr.app import SAMPLE_RATE, Call, CallHandler, DigitEvent, HangupEvent
+from ivr.app import FRAME_MS, SAMPLE_RATE, Call, CallHandler, DigitEvent, HangupEvent
 from prompts.api import PromptSource
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+FRAME_SECONDS = FRAME_MS / 1000
 MAX_TYPEAHEAD = 16
 
 
@@ -291,6 +292,14 @@ class _Session:
         with contextlib.suppress(Exception):
             self.call.stop_playback()
         self.playing_until = self.clock.now()
+        self._prompt_playing(False)
+
+    def _prompt_playing(self, playing: bool) -> None:
+        """Tell a prompt-aware listener whether a prompt plays: backchannels (嗯/对) over a prompt are dropped and
+        the no-input timer starts when the prompt ends."""
+        if isinstance(self.listener, speech_api.PromptAwareListener):
+            with contextlib.suppress(Exception):
+                self.listener.set_prompt(playing, self.clock.now())
 
     # ---- actions --------------------------------------------------------------------------------------
     async def _execute(self, actions: list[Action]) -> None:
@@ -332,9 +341,12 @@ class _Session:
         playback = self.call.play(audio, interruptible=action.barge_in)
         seconds = len(audio) / (2 * SAMPLE_RATE)
         self.playing_until = max(self.playing_until, self.clock.now()) + seconds
+        self._prompt_playing(True)
 
         async def finished() -> None:
             completed = await playback.done
+            if self.clock.now() >= self.playing_until - FRAME_SECONDS:  # nothing else queued behind it
+                self._prompt_playing(False)
             self._put(PromptDone(action.play_id, bool(completed)))
 
         self._spawn(finished())

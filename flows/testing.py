@@ -219,10 +219,17 @@ class FakeListener:
         self.armed_at: list[tuple[float, ListenSpec]] = []
         self.frames = 0
         self.closed = False
+        self.prompt_marks: list[tuple[bool, float]] = []  # set_prompt(playing, now) calls
 
     def listen(self, spec: ListenSpec, now: float) -> None:
         self.armed = spec
         self.armed_at.append((now, spec))
+
+    def set_prompt(self, playing: bool, now: float) -> None:
+        self.prompt_marks.append((playing, now))
+
+    def tick(self, now: float) -> None:
+        pass
 
     def cancel(self) -> None:
         self.armed = None

@@ -19,6 +19,7 @@ from flows.testing import (
     Turn,
     VirtualClock,
 )
+from asr.api import PromptAwareListener
 from ivr.app import FRAME_BYTES
 
 HOTLINE = load_flow(Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml")
@@ -251,3 +252,28 @@ def test_keys_pressed_during_the_greeting_answer_the_menu() -> None:
     asyncio.run(asyncio.wait_for(go(), 20))
     (_, draft), = handoff.orders
     assert draft.request_type == "投诉" and draft.contact_number == "13912345678"
+
+
+def test_prompt_aware_listener_is_told_when_prompts_play_and_end() -> None:
+    """Backchannels over a prompt are dropped by the listener only if it knows a prompt is playing."""
+    flow = parse_flow("""\
+flow: t
+start: hello
+nodes:
+  hello: {type: say, prompt: greeting, next: q}
+  q: {type: ask, prompt: open_question, store: utterance, fallback: bye, next: bye}
+  bye: {type: hangup, prompt: goodbye}
+""", "t.yaml")
+    clock = VirtualClock()
+    call = FakeCall(clock)
+    speech = FakeSpeech(True)
+    caller = ScriptedCaller(call, speech, [("say", "你好")], clock)
+    deps = SessionDeps(prompts=FakePrompts(seconds=2.0), handoff=FakeHandoff(), speech=speech, clock=clock,
+                       contexts=lambda: Context(flow, FakeClassifier(), ROUTES), observer=caller.observe,
+                       render_in_thread=False)
+    asyncio.run(asyncio.wait_for(run_call_report(call, deps), 20))
+    marks = speech.listener.prompt_marks
+    # the greeting plays 0-2 s, then the question from 2 s (the caller answers over it at 3 s, then goodbye)
+    assert marks[:3] == [(True, 0.0), (False, 2.0), (True, 2.0)]
+    assert (True, 3.0) in marks
+    assert isinstance(speech.listener, PromptAwareListener)
