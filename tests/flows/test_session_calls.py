@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from asr.api import PromptAwareListener
 from flows.events import Play, Transfer
 from flows.loader import load_flow, parse_flow
 from flows.runner import ChannelRoute, Context
@@ -19,7 +20,6 @@ from flows.testing import (
     Turn,
     VirtualClock,
 )
-from asr.api import PromptAwareListener
 from ivr.app import FRAME_BYTES
 
 HOTLINE = load_flow(Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml")
