@@ -66,8 +66,9 @@ def main() -> None:
 
     runner = EngineThread(factory, host="127.0.0.1", port=0).start()
     try:
+        source = write_tone(tmp / "c.wav", 1000, 60)
         for i in range(a.calls):
-            caller = Baresip(tmp / f"caller{i}", user=f"1390000{i:04d}", audio_source=write_tone(tmp / "c.wav", 1000, 60))
+            caller = Baresip(tmp / f"caller{i}", user=f"1390000{i:04d}", audio_source=source)
             caller.start(dial=f"sip:12345@127.0.0.1:{runner.engine.port}", seconds=30)
             wait_until(lambda n=i: len(metrics) > n, 30, what="the transfer")
             time.sleep(2.0)  # whisper (1.5 s) + bridge
