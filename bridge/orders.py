@@ -186,6 +186,10 @@ class OrderStore:
                                  old=_text(old), new=_text(new)))
             if status is not None:
                 s.add(StatusChange(order_id=o.id, status=status[0], at=now, by=actor, note=status[1]))
+            if "transfer_outcome" in values:  # keep the call record in step with the transfer
+                for rec in s.scalars(select(CallRecord).where(CallRecord.order_no == order_no)):
+                    rec.outcome = values["transfer_outcome"]
+                    rec.agent_id = values.get("agent_id", rec.agent_id)
             o.updated_at = now
             s.commit()
             return order_dict(o)

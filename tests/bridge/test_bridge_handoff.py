@@ -233,3 +233,24 @@ def test_database_down_at_start_migrates_and_replays_later(make_handoff: Factory
             await h.close()
             await proxy.cut()
     asyncio.run(go())
+
+
+def test_agent_resolved_through_the_engine_registrar(make_handoff: Factory) -> None:
+    engine = FakeEngine({"sip:a1009@10.0.0.9:5060": AgentBehaviour(answer_after=0.05)},
+                        registrar={"a1009": "sip:a1009@10.0.0.9:5060"})
+    h = make_handoff(engine=engine, agents=[{"id": "a1009", "name": "赵六"}])  # no static SIP URI: registered phone
+
+    async def go() -> None:
+        await h.start()
+        await online(h, "a1009")
+        caller = FakeCall()
+        ref = await h.create_order(draft())
+        out = await h.warm_transfer(caller, ref, draft())
+        assert out.status == "bridged" and engine.dialled[0][1] == "sip:a1009@10.0.0.9:5060"
+        with h.store.engine.connect() as c:
+            rec = c.execute(text("SELECT outcome, agent_id FROM call_records WHERE order_no=:n"),
+                            {"n": ref.order_no}).one()
+        assert tuple(rec) == ("bridged", "a1009")
+        caller.remote_hangup()
+        await h.close()
+    asyncio.run(go())

@@ -225,3 +225,51 @@ def test_no_answer_then_next_agent_and_caller_hangup_while_ringing(tmp_path: Pat
         if h is not None and state.get("started"):
             runner.run(h.close())
         runner.stop()
+
+
+def test_registered_agent_phone_reached_through_the_registrar(tmp_path: Path, peers: Any,
+                                                              make_handoff: Callable[..., Any]) -> None:
+    """An agent phone with no static URI: it REGISTERs to the IVR (digest) and the transfer finds it there."""
+    from config.ivr import RegistrarUser
+    from ivr.engine import EngineThread
+    from tests.ivr.peers.harness import tone_pcm, wait_until, write_tone
+
+    outcomes: list[TransferOutcome] = []
+    state: dict[str, Any] = {}
+
+    def factory(engine: Any) -> Any:
+        h = make_handoff(engine=engine, prompts=TonePrompts(lambda f, s: tone_pcm(f, s)),
+                         agents=[{"id": "a1009", "name": "赵六", "aor": "1009"}])
+        h.render_in_thread = True
+        state["h"] = h
+
+        async def handler(call: Any) -> None:
+            if not state.get("started"):
+                await h.start()
+                await h.agents.set_presence("a1009", "available", time.time())
+                state["started"] = True
+            d = OrderDraft(call_id=call.call_id, caller_number=call.caller, request_type="咨询", content="社保咨询")
+            ref = await h.create_order(d)
+            outcomes.append(await h.warm_transfer(call, ref, d))
+            await h.wait_done(call.call_id)
+
+        return handler
+
+    runner = EngineThread(factory, host="127.0.0.1", port=0,
+                          registrar_users=[RegistrarUser(username="1009", password="agent-pw")]).start()
+    try:
+        agent = peers("agent", user="1009", auto_answer=True, audio_source=write_tone(tmp_path / "a.wav", 660.0, 60),
+                      extra_account=f';auth_pass=agent-pw;outbound="sip:127.0.0.1:{runner.engine.port}";regint=60')
+        agent.start(seconds=60)
+        wait_until(lambda: runner.call(lambda: runner.engine.resolve("1009")) is not None, 10, what="registration")
+        caller = peers("caller", user="13900000004", audio_source=write_tone(tmp_path / "c.wav", 1000.0, 60))
+        caller.start(dial=f"sip:12345@127.0.0.1:{runner.engine.port}", seconds=40)
+        wait_until(lambda: bool(outcomes), 20, what="the transfer")
+        assert outcomes[0].status == "bridged" and outcomes[0].agent_id == "a1009", outcomes
+        agent.wait_log("Call established")
+        caller.hangup()
+        agent.wait_call_end(15)
+    finally:
+        if state.get("started"):
+            runner.run(state["h"].close())
+        runner.stop()
