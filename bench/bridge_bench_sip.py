@@ -19,12 +19,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bridge.api import OrderDraft
+from bridge.fakes import TonePrompts
 from bridge.handoff import HotlineHandoff
 from bridge.transfer import TransferMetrics
 from config.bridge import BridgeConfig
 from ivr.engine import EngineThread
-from tests.bridge.test_bridge_peers import TonePrompts
-from tests.ivr.peers.harness import Baresip, tone_pcm, wait_until, write_tone
+from tests.ivr.peers.harness import Baresip, wait_until, write_tone
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -47,7 +47,7 @@ def main() -> None:
             "database_url": f"sqlite:///{tmp / 'b.db'}", "journal_path": str(tmp / "j"),
             "sequence_dir": str(tmp / "seq"), "agents": [{"id": "a1001", "name": "张敏", "sip_uri": agent.uri}],
             "deadlines": {"policy_file": None}, "transfer": {"announce": True}})
-        h = HotlineHandoff.from_config(engine, TonePrompts(lambda f, s: tone_pcm(f, s)), cfg)
+        h = HotlineHandoff.from_config(engine, TonePrompts(), cfg)
         state["h"] = h
 
         async def handler(call: Any) -> None:

@@ -30,6 +30,40 @@ def label_of(pcm: bytes) -> str:
     return "audio"
 
 
+def tone(freq: float, seconds: float, amplitude: float = 0.5) -> bytes:
+    """PCM16 8 kHz sine tone."""
+    import numpy as np
+
+    t = np.arange(int(seconds * 8000)) / 8000
+    return bytes((np.sin(2 * np.pi * freq * t) * amplitude * 32767).astype("<i2").tobytes())
+
+
+TONES = {"transfer.notice": (440.0, 1.0), "hold.music": (520.0, 1.0), "whisper.agent": (800.0, 1.5),
+         "transfer.no_agent_callback": (300.0, 1.0), "callback.promise": (300.0, 1.0),
+         "transfer.agent_unavailable_retry": (350.0, 1.0)}
+
+
+class TonePrompts:
+    """Prompts as distinct tones (notice 440 Hz, hold 520 Hz, whisper 800 Hz) for tests on real phones."""
+
+    def __init__(self) -> None:
+        self.rendered: list[str] = []
+
+    def has(self, prompt_id: str) -> bool:
+        return prompt_id in TONES
+
+    def text(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> str:
+        return prompt_id
+
+    def audio(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> bytes:
+        self.rendered.append(prompt_id)
+        f, s = TONES.get(prompt_id, (300.0, 0.5))
+        return tone(f, s)
+
+    def say(self, text: str) -> bytes:
+        return tone(300.0, 0.5)
+
+
 class FakePrompts:
     def __init__(self, durations: Mapping[str, float] | None = None) -> None:
         self.durations = {"transfer.notice": 2.0, "hold.music": 4.0, "whisper.agent": 2.5, **(durations or {})}

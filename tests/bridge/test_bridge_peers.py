@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,34 +19,10 @@ import numpy as np
 import pytest
 
 from bridge.api import OrderDraft, TransferOutcome
+from bridge.fakes import TonePrompts
 
 pytestmark = [pytest.mark.peers,
               pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip (Debian baresip-core) not installed")]
-
-TONES = {"transfer.notice": (440.0, 1.0), "hold.music": (520.0, 1.0), "whisper.agent": (800.0, 1.5),
-         "transfer.no_agent_callback": (300.0, 1.0), "callback.promise": (300.0, 1.0),
-         "transfer.agent_unavailable_retry": (350.0, 1.0)}
-
-
-class TonePrompts:
-    def __init__(self, tone: Callable[[float, float], bytes]) -> None:
-        self.tone = tone
-        self.rendered: list[str] = []
-
-    def has(self, prompt_id: str) -> bool:
-        return prompt_id in TONES
-
-    def text(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> str:
-        return prompt_id
-
-    def audio(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> bytes:
-        self.rendered.append(prompt_id)
-        f, s = TONES.get(prompt_id, (300.0, 0.5))
-        return self.tone(f, s)
-
-    def say(self, text: str) -> bytes:
-        return self.tone(300.0, 0.5)
-
 
 class SpyEngine:
     """Delegates to the real engine; notes when the legs were bridged."""
@@ -90,7 +66,7 @@ def peers(tmp_path: Path) -> Iterator[Any]:
 
 def test_warm_transfer_real_baresip_agent(tmp_path: Path, peers: Any, make_handoff: Callable[..., Any]) -> None:
     from ivr.engine import EngineThread
-    from tests.ivr.peers.harness import tone_pcm, wait_until, write_tone
+    from tests.ivr.peers.harness import wait_until, write_tone
 
     agent = peers("agent", user="a1001", auto_answer=True, audio_source=write_tone(tmp_path / "agent.wav", 660.0, 30))
     agent.start()
@@ -99,7 +75,7 @@ def test_warm_transfer_real_baresip_agent(tmp_path: Path, peers: Any, make_hando
     state: dict[str, Any] = {}
 
     def factory(engine: Any) -> Any:
-        prompts = TonePrompts(lambda f, s: tone_pcm(f, s))
+        prompts = TonePrompts()
         h = make_handoff(engine=SpyEngine(engine, events), prompts=prompts,
                          agents=[{"id": "a1001", "name": "张敏", "sip_uri": agent.uri}],
                          transfer={"ring_timeout_s": 10, "wait_for_free_agent_s": 10, "announce": True})
@@ -161,7 +137,7 @@ def test_no_answer_then_next_agent_and_caller_hangup_while_ringing(tmp_path: Pat
     """Real phones: a1001 rings and never answers → a1002 (auto-answer) gets the call; then a second caller
     hangs up while only a1001's phone rings → the ringing leg is cancelled and the order marked abandoned."""
     from ivr.engine import EngineThread
-    from tests.ivr.peers.harness import tone_pcm, wait_until, write_tone
+    from tests.ivr.peers.harness import wait_until, write_tone
 
     silent = peers("silent", user="a1001", auto_answer=False, audio_source=write_tone(tmp_path / "s.wav", 660.0, 60))
     silent.start(seconds=120)
@@ -171,7 +147,7 @@ def test_no_answer_then_next_agent_and_caller_hangup_while_ringing(tmp_path: Pat
     state: dict[str, Any] = {}
 
     def factory(engine: Any) -> Any:
-        h = make_handoff(engine=engine, prompts=TonePrompts(lambda f, s: tone_pcm(f, s)),
+        h = make_handoff(engine=engine, prompts=TonePrompts(),
                          agents=[{"id": "a1001", "name": "张敏", "sip_uri": silent.uri},
                                  {"id": "a1002", "name": "李强", "sip_uri": answering.uri}],
                          transfer={"ring_timeout_s": 3, "wait_for_free_agent_s": 20, "announce": True})
@@ -232,13 +208,13 @@ def test_registered_agent_phone_reached_through_the_registrar(tmp_path: Path, pe
     """An agent phone with no static URI: it REGISTERs to the IVR (digest) and the transfer finds it there."""
     from config.ivr import RegistrarUser
     from ivr.engine import EngineThread
-    from tests.ivr.peers.harness import tone_pcm, wait_until, write_tone
+    from tests.ivr.peers.harness import wait_until, write_tone
 
     outcomes: list[TransferOutcome] = []
     state: dict[str, Any] = {}
 
     def factory(engine: Any) -> Any:
-        h = make_handoff(engine=engine, prompts=TonePrompts(lambda f, s: tone_pcm(f, s)),
+        h = make_handoff(engine=engine, prompts=TonePrompts(),
                          agents=[{"id": "a1009", "name": "赵六", "aor": "1009"}])
         h.render_in_thread = True
         state["h"] = h
