@@ -62,6 +62,13 @@ def _a_not_a(norm: str, start: int) -> bool:
     return 0 < start and start + 1 < len(norm) and norm[start - 1] == norm[start + 1]
 
 
+def _inside(hit: Hit, exclusions: list[Hit]) -> bool:
+    """A part of ``hit`` is a fragment of an excluded word (烟 in 抽烟, 撞 in 撞歪); a part that is the whole
+    excluded word on purpose (加油站…抽烟) does not count."""
+    spans = [sp for x in exclusions for sp in x.spans]
+    return any(a < e and s < b and not (a <= s and e <= b) for a, b in hit.spans for s, e in spans)
+
+
 def _overlaps(a: Hit, b: Hit) -> bool:
     return any(s1 < e2 and s2 < e1 for s1, e1 in a.spans for s2, e2 in b.spans)
 
@@ -148,7 +155,7 @@ class Classifier:
         for label in [lb for lb in by_label if lb.endswith(":x")]:
             base = label[:-2]
             for lb in [x for x in by_label if x.startswith(base) and not x.endswith(":x")]:
-                by_label[lb] = [h for h in by_label[lb] if not any(_overlaps(h, x) for x in by_label[label])]
+                by_label[lb] = [h for h in by_label[lb] if not _inside(h, by_label[label])]
         # 是不是 / 有没有: an A-not-A question, not a negation
         by_label["cue:neg"] = [h for h in by_label.get("cue:neg", []) if not _a_not_a(norm, h.start)]
         # 到现在 / 至今: a state lasting until now, not an event happening now
