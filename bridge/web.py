@@ -58,6 +58,7 @@ class Root(Resource):
         self.h = handoff
         self.api = Api(handoff)
         self._pending: set[asyncio.Future[None]] = set()
+        self.streams: set[Request] = set()  # open SSE connections (closed on stop)
 
     def render(self, request: Request) -> bytes | int:
         path = unquote(request.path.decode("utf-8", "replace"))
@@ -149,7 +150,10 @@ class Root(Resource):
         request.setHeader("cache-control", "no-cache")
         request.setHeader("x-accel-buffering", "no")
         request.write(b"retry: 1000\n: connected\n\n")
-        for ev in self.h.hub.since(p.id, last):
+        missed = self.h.hub.since(p.id, last)
+        if last:
+            log.info("desk %s reconnected after event %d: replaying %d", p.id, last, len(missed))
+        for ev in missed:
             request.write(ev.sse())
 
         def push(ev: DeskEvent) -> None:
@@ -167,7 +171,10 @@ class Root(Resource):
 
         beat.append(loop.call_later(HEARTBEAT_S, heartbeat))
 
+        self.streams.add(request)
+
         def gone(_: object) -> None:
+            self.streams.discard(request)
             unsubscribe()
             for b in beat:
                 b.cancel()
@@ -177,14 +184,25 @@ class Root(Resource):
 
 
 class DeskServer:
-    def __init__(self, port: Any) -> None:
+    def __init__(self, port: Any, root: Root) -> None:
         self.listening = port  # twisted IListeningPort
+        self.root = root
 
     @property
     def port(self) -> int:
         return int(self.listening.getHost().port)
 
+    def drop_streams(self) -> int:
+        """Close every open SSE connection (desks reconnect with Last-Event-ID)."""
+        streams = list(self.root.streams)
+        for r in streams:
+            transport: Any = r.channel.transport if r.channel is not None else None
+            if transport is not None:
+                transport.loseConnection()  # flushes what was written, then closes
+        return len(streams)
+
     async def stop(self) -> None:
+        self.drop_streams()
         d = self.listening.stopListening()
         if d is not None:
             await d.asFuture(asyncio.get_running_loop())
@@ -196,8 +214,9 @@ def start_desk(handoff: HotlineHandoff, host: str | None = None, port: int | Non
 
     reactor = reactor_for_loop()
     cfg = handoff.cfg.desk
-    site = Site(Root(handoff))
+    root = Root(handoff)
+    site = Site(root)
     site.displayTracebacks = False
     lp = reactor.listenTCP(cfg.port if port is None else port, site, interface=cfg.host if host is None else host)
     log.info("agent desk on http://%s:%d/desk/", cfg.host if host is None else host, lp.getHost().port)
-    return DeskServer(lp)
+    return DeskServer(lp, root)

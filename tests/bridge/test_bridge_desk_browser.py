@@ -69,3 +69,46 @@ def test_desk_shows_popped_order_before_bridge(make_handoff: Callable[..., Any])
             await srv.stop()
             await h.close()
     asyncio.run(go())
+
+
+
+def test_desk_reconnects_and_replays_missed_pop(make_handoff: Callable[..., Any],
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The desk's connection drops and the server is away for a moment; a pop published meanwhile shows up after
+    the browser's EventSource reconnects with Last-Event-ID."""
+    pw_api = pytest.importorskip("playwright.async_api")
+    h = make_handoff()
+
+    async def go() -> None:
+        await h.start()
+        srv = start_desk(h, port=0)
+        port = srv.port
+        try:
+            ref = await h.create_order(OrderDraft(call_id="c1", caller_number="13900000009", request_type="求助",
+                                                  title="路灯不亮", address="学院路5号"))
+            async with pw_api.async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                page = await browser.new_page()
+                await page.goto(f"http://127.0.0.1:{port}/desk/")
+                await page.fill("#agent-id", "a1001")
+                await page.fill("#password", "pw-1001")
+                await page.click("#login-form button[type=submit]")
+                await page.wait_for_selector("#conn.on")
+                first = await h.hub.publish("a1001", "order", {"order_no": "none", "status": "new"})
+                await page.wait_for_function(f"window.deskLastEventId === '{first.id}'")
+                await srv.stop()  # server away: the desk shows it is reconnecting
+                await page.wait_for_selector("#conn.off")
+                payload = await h.pop_payload(ref, OrderDraft(call_id="c1", caller_number="13900000009"))
+                await h.hub.publish("a1001", "pop", payload)  # missed while disconnected
+                srv = start_desk(h, port=port)
+                await page.wait_for_function(
+                    f"document.getElementById('order-no').textContent === '{ref.order_no}'", timeout=15000)
+                assert await page.is_visible("#conn.on") and first.id > 0
+                assert await page.input_value("[name=address]") == "学院路5号"
+                await browser.close()
+        finally:
+            await srv.stop()
+            await h.close()
+    with caplog.at_level("INFO", logger="bridge.web"):
+        asyncio.run(go())
+    assert "reconnected after event" in caplog.text and "replaying 1" in caplog.text  # Last-Event-ID was sent

@@ -70,8 +70,9 @@
     es = new EventSource("/api/events?token=" + encodeURIComponent(token));
     es.onopen = () => { $("conn").textContent = "实时连接正常"; $("conn").className = "on"; };
     es.onerror = () => { $("conn").textContent = "连接中断，正在重连…"; $("conn").className = "off"; };
-    es.addEventListener("pop", (e) => { show(JSON.parse(e.data)); msg("新来电工单已弹屏", true); });
+    es.addEventListener("pop", (e) => { window.deskLastEventId = e.lastEventId; show(JSON.parse(e.data)); msg("新来电工单已弹屏", true); });
     es.addEventListener("order", (e) => {
+      window.deskLastEventId = e.lastEventId;
       const d = JSON.parse(e.data);
       const st = d.order ? d.order.status : d.status;
       if (d.order_no === current && st) $("status").textContent = STATUS[st] || st;
