@@ -26,7 +26,7 @@ from bridge.deadlines import WorkCalendar, due_time, merge_policy
 from bridge.hub import DeskHub
 from bridge.journal import Journal
 from bridge.numbering import OrderNumberer
-from bridge.orders import OrderNotFound, OrderStore
+from bridge.orders import OrderNotFound, OrderNumberTaken, OrderStore
 from bridge.transfer import TransferDriver, TransferMetrics
 from config import load_config
 from config.bridge import AgentConfig, BridgeConfig
@@ -199,7 +199,17 @@ class HotlineHandoff:
 
     async def _commit(self, entry: dict[str, Any]) -> OrderRef:
         try:
-            c = await asyncio.to_thread(self.store.create, entry)
+            for _ in range(5):
+                try:
+                    c = await asyncio.to_thread(self.store.create, entry)
+                    break
+                except OrderNumberTaken as exc:
+                    log.error("%s — is node_id %d configured on two IVR nodes? taking the next number",
+                              exc, self.cfg.node_id)
+                    entry["order_no"] = self.numberer.next(datetime.fromisoformat(entry["call_time"])
+                                                           .astimezone(self.tz).date())
+            else:
+                raise OrderNumberTaken(f"no free order number after 5 tries (node_id {self.cfg.node_id})")
             return OrderRef(c.order_no, entry["due_at"], False, c.repeat_caller, c.previous_orders)
         except _DB_DOWN as exc:
             log.error("database unreachable (%s): order %s journaled", exc.__class__.__name__, entry["order_no"])

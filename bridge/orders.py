@@ -27,6 +27,10 @@ class OrderNotFound(LookupError):
     pass
 
 
+class OrderNumberTaken(ValueError):
+    """The number exists for another call: two IVR nodes share a node id (a replay of the same call is fine)."""
+
+
 @dataclass(frozen=True)
 class Created:
     order_no: str
@@ -80,6 +84,8 @@ class OrderStore:
         with self.sessions() as s:
             existing = s.scalar(select(WorkOrder).where(WorkOrder.order_no == entry["order_no"]))
             if existing is not None:
+                if existing.call_id != entry["call_id"]:
+                    raise OrderNumberTaken(f"order number {existing.order_no} already used by call {existing.call_id}")
                 links = s.scalars(select(OrderLink.previous_order_no).where(OrderLink.order_no == existing.order_no))
                 return Created(existing.order_no, existing.due_at, existing.repeat_caller, tuple(links), False)
             prev = self._previous(s, entry, call_time)

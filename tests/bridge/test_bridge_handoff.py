@@ -127,8 +127,8 @@ def test_database_down_during_call_journal_then_replay(make_handoff: Factory, ca
             got = await asyncio.to_thread(h.store.get, ref.order_no)  # (the proxy runs on this loop)
             assert got["content"] == "晚上十一点还在施工" and got["agent_id"] == "a1001" and got["status"] == "assigned"
             assert got["due_at"] == ref.due_at
-            dup = {"order_no": ref.order_no, "call_id": "dup", "caller_number": "1", "call_time": got["call_time"],
-                   "request_type": "咨询"}
+            dup = {"order_no": ref.order_no, "call_id": got["call_id"], "caller_number": "1",
+                   "call_time": got["call_time"], "request_type": "咨询"}
             assert (await asyncio.to_thread(h.store.create, dup)).created is False  # replay is idempotent
             caller.remote_hangup()
         finally:
@@ -254,3 +254,19 @@ def test_agent_resolved_through_the_engine_registrar(make_handoff: Factory) -> N
         caller.remote_hangup()
         await h.close()
     asyncio.run(go())
+
+
+def test_node_id_clash_takes_the_next_number(make_handoff: Factory, tmp_path: Any,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    h = make_handoff()
+
+    async def go() -> None:
+        first = await h.create_order(draft())
+        (tmp_path / "seq" / "orderseq-01.ctr").unlink()  # as if a second node with the same node id started
+        second = await h.create_order(draft("13700000000"))
+        assert second.order_no != first.order_no and not second.journaled
+        assert h.store.get(second.order_no)["caller_number"] == "13700000000"
+        assert h.store.get(first.order_no)["caller_number"] == "13900000001"
+        await h.close()
+    asyncio.run(go())
+    assert "configured on two IVR nodes" in caplog.text

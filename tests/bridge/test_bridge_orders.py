@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 
 from bridge.db import upgrade
-from bridge.orders import OrderNotFound, OrderStore
+from bridge.orders import OrderNotFound, OrderNumberTaken, OrderStore
 from bridge.validation import FollowUp, OrderEdit, StatusUpdate
 
 T0 = datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
@@ -58,6 +58,8 @@ def test_create_is_idempotent_by_order_number(db: DB) -> None:
     assert not again.created
     assert store.get("2026112701000002")["content"] == "晚上十一点还在施工"
     assert len(store.search(caller_number="13900000001")) == 1
+    with pytest.raises(OrderNumberTaken):  # same number, another call: a node-id clash, never merged silently
+        store.create(entry("2026112701000002", call_id="another-call"))
 
 
 def test_repeat_caller_linked_within_window(db: DB) -> None:
