@@ -68,6 +68,7 @@ class HotlineHandoff:
         self._replayer: asyncio.Task[None] | None = None
         self._transfers: dict[str, TransferDriver] = {}
         self.migrated = True  # False when the database was down at start: migrate before the first replay
+        self._renamed: dict[str, str] = {}  # journaled order numbers that had to be changed on replay
 
     @classmethod
     def from_config(cls, engine: CallEngine, prompts: PromptSource, cfg: BridgeConfig | None = None, *,
@@ -176,13 +177,21 @@ class HotlineHandoff:
 
     def _apply(self, entry: dict[str, Any]) -> None:
         if entry.get("kind") == "mark":
+            if entry["order_no"] in self._renamed:
+                entry = {**entry, "order_no": self._renamed[entry["order_no"]]}
             try:
                 self.store.mark(entry["order_no"], entry.get("actor", "ivr"), datetime.fromisoformat(entry["at"]),
                                 status=entry.get("status"), note=entry.get("note"), **entry.get("fields", {}))
             except OrderNotFound:
                 log.error("journal mark for unknown order %s dropped", entry["order_no"])
             return
-        self.store.create(entry, actor=entry.get("actor", "ivr"))
+        try:
+            self.store.create(entry, actor=entry.get("actor", "ivr"))
+        except OrderNumberTaken as exc:  # journaled on two nodes with the same node id while the DB was down
+            new_no = self.numberer.next(datetime.fromisoformat(entry["call_time"]).astimezone(self.tz).date())
+            log.error("%s: journaled order of call %s stored as %s", exc, entry["call_id"], new_no)
+            self._renamed[entry["order_no"]] = new_no
+            self.store.create({**entry, "order_no": new_no}, actor=entry.get("actor", "ivr"))
 
     # -- orders ---------------------------------------------------------------------------------------------------
     def _entry(self, draft: OrderDraft, **extra: Any) -> dict[str, Any]:

@@ -270,3 +270,22 @@ def test_node_id_clash_takes_the_next_number(make_handoff: Factory, tmp_path: An
         await h.close()
     asyncio.run(go())
     assert "configured on two IVR nodes" in caplog.text
+
+
+def test_replay_renumbers_a_journaled_order_whose_number_was_taken(make_handoff: Factory) -> None:
+    h = make_handoff()
+
+    async def go() -> None:
+        taken = await h.create_order(draft())  # stored by "the other node"
+        entry = h._entry(draft("13700000000"))
+        entry["order_no"] = taken.order_no  # journaled elsewhere with the same number while the DB was down
+        h.journal.append(entry)
+        h.journal.append({"kind": "mark", "order_no": taken.order_no, "status": "assigned", "note": None,
+                          "fields": {"agent_id": "a1002"}, "at": entry["call_time"]})
+        assert await h.replay_journal() == (2, 0)
+        mine = h.store.search(caller_number="13700000000")
+        assert len(mine) == 1 and mine[0]["order_no"] != taken.order_no and mine[0]["agent_id"] == "a1002"
+        other = h.store.get(taken.order_no)
+        assert other["caller_number"] == "13900000001" and other["agent_id"] is None  # untouched
+        await h.close()
+    asyncio.run(go())
