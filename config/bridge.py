@@ -44,8 +44,8 @@ class TransferConfig(BaseModel):
     caller_id: str = "12345"
     agent_retry_prompt_timeout_s: float = Field(default=8.0, gt=0)
     # True: the hand-off plays transfer.notice, and on no agent transfer.no_agent_callback / callback.promise and
-    # hangs up.  False (default): the flow voices those (flows/definitions/hotline.yaml does) and gets `no_agent`
-    announce: bool = False
+    # hangs up.  False: the flow voices those (flows/definitions/hotline.yaml does; config/bridge.yaml sets false)
+    announce: bool = True
 
 
 class DeskConfig(BaseModel):

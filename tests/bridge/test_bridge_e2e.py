@@ -100,7 +100,7 @@ def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_
                          agents=[{"id": "a1001", "name": "张敏", "sip_uri": agent.uri, "skills": ["general"],
                                   "password_hash": hash_password("pw-1001")}],
                          deadlines={"policy_file": str(Path(__file__).resolve().parents[2] / "flows" / "policy.yaml")},
-                         transfer={"ring_timeout_s": 10, "wait_for_free_agent_s": 15})
+                         transfer={"ring_timeout_s": 10, "wait_for_free_agent_s": 15, "announce": False})
         h.render_in_thread = True
         state["h"] = h
         deps = session_deps(prompts, h, None)

@@ -191,7 +191,8 @@ def test_nobody_answers_callback_order(make_handoff: Factory) -> None:
 
 def test_nobody_free_hands_back_to_the_flow_when_it_announces(make_handoff: Factory) -> None:
     prompts = FakePrompts()
-    h = make_handoff(prompts=prompts, transfer={"wait_for_free_agent_s": 0.5, "poll_interval_s": 0.1})
+    h = make_handoff(prompts=prompts, transfer={"wait_for_free_agent_s": 0.5, "poll_interval_s": 0.1,
+                                                "announce": False})
 
     async def go() -> None:
         await h.start()  # every agent offline
