@@ -274,7 +274,7 @@ class Classifier:
         main, second = rule or cat, None
         if rule is not None and cat is not None:
             addendum = by_label.get("cue:add", [])
-            is_addendum = any(rule.hits[0].start - 4 <= c.end <= rule.hits[0].start for c in addendum)
+            is_addendum = any(rule.hits[0].start - 1 <= c.end <= rule.hits[0].start for c in addendum)
             explicit = [h for h in rule.hits if h.term.weight >= 3]
             # 我要去告他 / 我想申请仲裁: the caller states what they want done; that is the main part
             intent = any(h.start - 4 <= c.end <= h.start for h in explicit for c in by_label.get("cue:want", []))
