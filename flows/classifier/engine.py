@@ -32,7 +32,8 @@ class _Scored:
 
 def _terms(label: str, sources: Iterable[str], *, pinyin: bool = True, pinyin_min: int = 2,
            gap: int | None = None) -> list[tuple[str, Term]]:
-    """Parsed keywords; two-syllable pinyin matching only where asked (emergencies: a false alarm is confirmed)."""
+    """Parsed keywords. Non-emergency terms are ``strict``: a two-syllable pinyin-only match must not straddle
+    two words of the utterance (emergency terms are not, since a false alarm is confirmed anyway)."""
     out = []
     for src in sources:
         term = replace(parse_term(src), pinyin_min=pinyin_min, gap=gap, strict=not label.startswith("em:"))
