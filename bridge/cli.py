@@ -105,11 +105,34 @@ def _orders(args: argparse.Namespace) -> int:
     return 0
 
 
+class _NoCalls:
+    """Engine and prompts stand-in for processes without a call engine (journal replay, back-office desk)."""
+
+    async def dial(self, target: str, **_kw: Any) -> Any:
+        from ivr.app import DialFailed
+
+        raise DialFailed(0, "no call engine in this process")
+
+    def bridge(self, a: Any, b: Any) -> Any:
+        raise RuntimeError("no call engine in this process")
+
+    def has(self, prompt_id: str) -> bool:
+        return False
+
+    def text(self, prompt_id: str, slots: Any = None) -> str:
+        return prompt_id
+
+    def audio(self, prompt_id: str, slots: Any = None) -> bytes:
+        return b""
+
+    def say(self, text: str) -> bytes:
+        return b""
+
+
 def _journal_replay(args: argparse.Namespace) -> int:
-    from bridge.fakes import FakeEngine, FakePrompts
     from bridge.handoff import HotlineHandoff
 
-    h = HotlineHandoff.from_config(FakeEngine(), FakePrompts(), _cfg(args))
+    h = HotlineHandoff.from_config(_NoCalls(), _NoCalls(), _cfg(args))
     applied, left = h.journal.replay(h._apply)
     print(f"replayed {applied}, {left} left in {h.journal.path}")
     return 0 if left == 0 else 1
@@ -117,12 +140,11 @@ def _journal_replay(args: argparse.Namespace) -> int:
 
 def _desk_serve(args: argparse.Namespace) -> int:
     """Desk + REST API without the call engine (e.g. a separate back-office node)."""
-    from bridge.fakes import FakeEngine, FakePrompts
     from bridge.handoff import HotlineHandoff
     from bridge.web import start_desk
 
     async def main() -> None:
-        h = HotlineHandoff.from_config(FakeEngine(), FakePrompts(), _cfg(args))
+        h = HotlineHandoff.from_config(_NoCalls(), _NoCalls(), _cfg(args))
         await h.start()
         srv = start_desk(h, host=args.host, port=args.port)
         print(f"agent desk: http://{args.host or h.cfg.desk.host}:{srv.port}/desk/", flush=True)

@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def hotline(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, HOTLINE_BRIDGE__DATABASE_URL=f"sqlite:///{tmp_path / 'h.db'}")
+    env = dict(os.environ, HOTLINE_BRIDGE__DATABASE_URL=f"sqlite:///{tmp_path / 'h.db'}",
+               HOTLINE_BRIDGE__JOURNAL_PATH=str(tmp_path / "orders.journal"),
+               HOTLINE_BRIDGE__SEQUENCE_DIR=str(tmp_path))
     return subprocess.run([sys.executable, "-m", "ivr.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
 
@@ -31,3 +33,14 @@ def test_db_upgrade_agents_and_orders(tmp_path: Path) -> None:
     r = hotline(tmp_path, "orders", "20990101010000001")
     assert r.returncode == 1 and "no order" in r.stderr
     assert hotline(tmp_path, "orders").returncode == 0
+
+
+def test_journal_replay_command(tmp_path: Path) -> None:
+    entry = {"kind": "order", "order_no": "2026112701000042", "call_id": "c42", "caller_number": "13900000042",
+             "call_time": "2026-11-27T02:00:00+00:00", "due_at": "2026-12-04T09:00:00+00:00", "request_type": "求助",
+             "content": "数据库停机时记录的工单"}
+    (tmp_path / "orders.journal").write_text(json.dumps(entry, ensure_ascii=False) + "\n", encoding="utf-8")
+    r = hotline(tmp_path, "journal", "replay")
+    assert r.returncode == 0 and "replayed 1, 0 left" in r.stdout, r.stderr
+    shown = json.loads(hotline(tmp_path, "orders", "2026112701000042").stdout)
+    assert shown["content"] == "数据库停机时记录的工单" and shown["caller_number"] == "13900000042"
