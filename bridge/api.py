@@ -73,3 +73,8 @@ class Handoff(Protocol):
         On ``bridged`` the call stays up until one side hangs up; the caller is never left in silence.
         """
         ...
+
+    async def wait_done(self, call_id: str) -> None:
+        """After ``bridged``: return when the transfer is over (both legs gone, or the retry / callback offer made
+        to the caller after the agent hung up first).  The caller's events belong to the hand-off until then."""
+        ...

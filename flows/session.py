@@ -147,7 +147,7 @@ class _Session:
             await self._execute(actions)
         self.report.end_reason = state.end_reason
         if "bridged" in state.end_reason:  # the agent and the caller talk until one hangs up
-            await self.hung_up.wait()
+            await self.deps.handoff.wait_done(self.call.call_id)
 
     async def emergency_exit(self) -> None:
         """No flow could run (e.g. no valid flow file): apologise, hand the caller to an agent, else hang up."""
@@ -166,8 +166,7 @@ class _Session:
             outcome = await self.deps.handoff.warm_transfer(self.call, order, draft)
             self.report.end_reason = f"system error, agent {outcome.status}"
             if outcome.status == "bridged":
-                while not isinstance(await self.call.next_event(), HangupEvent):
-                    pass
+                await self.deps.handoff.wait_done(self.call.call_id)
                 return
         except Exception as exc:
             log.error("call %s: no agent after a system error: %r", self.call.call_id, exc)
@@ -416,10 +415,14 @@ class _Session:
             self.call_pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.call_pump
+        outcome = None
         try:
             outcome = await self.deps.handoff.warm_transfer(self.call, self.last_order, draft)
         finally:
-            if not self.hung_up.is_set():
+            # once bridged, the hand-off watches both legs (agent hangs up first -> retry / callback offer to the
+            # caller): our reader would swallow the caller's keys, so it stays off
+            bridged = outcome is not None and outcome.status == "bridged"
+            if not self.hung_up.is_set() and not bridged:
                 self.call_pump = self._spawn(self._call_pump())
         if outcome.status == "caller_hung_up":
             self.hung_up.set()

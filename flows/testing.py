@@ -173,6 +173,7 @@ class FakeHandoff:
     orders: list[tuple[str, OrderDraft]] = field(default_factory=list)
     transfers: list[tuple[str, OrderDraft]] = field(default_factory=list)
     call_ends_after_bridge: bool = True
+    bridged_calls: dict[str, FakeCall] = field(default_factory=dict)
 
     async def create_order(self, draft: OrderDraft) -> OrderRef:
         return self._store("order", draft)
@@ -188,9 +189,17 @@ class FakeHandoff:
 
     async def warm_transfer(self, call: Call, order: OrderRef, draft: OrderDraft) -> TransferOutcome:
         self.transfers.append((order.order_no, draft))
-        if self.agent_status == "bridged" and self.call_ends_after_bridge and isinstance(call, FakeCall):
-            call.remote_hangup("agent and caller finished")
+        if self.agent_status == "bridged" and isinstance(call, FakeCall):
+            self.bridged_calls[call.call_id] = call
+            if self.call_ends_after_bridge:
+                call.remote_hangup("agent and caller finished")
         return TransferOutcome(self.agent_status)  # type: ignore[arg-type]
+
+    async def wait_done(self, call_id: str) -> None:
+        """Like the real hand-off: returns once the bridged call has ended."""
+        call = self.bridged_calls.get(call_id)
+        while call is not None and not call.ended:
+            await asyncio.sleep(0.01)
 
 
 class BusyHandoff:
@@ -210,6 +219,9 @@ class BusyHandoff:
 
     async def warm_transfer(self, call: Call, order: OrderRef, draft: OrderDraft) -> TransferOutcome:
         return await self.inner.warm_transfer(call, order, draft)
+
+    async def wait_done(self, call_id: str) -> None:
+        await self.inner.wait_done(call_id)
 
 
 class FakeListener:

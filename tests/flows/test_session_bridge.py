@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +166,56 @@ def test_agent_call_bridged_by_the_real_transfer_driver(tmp_path: Path) -> None:
     assert "bridged" in report.end_reason
     stored = handoff.store.get(report.orders[0].order_no)
     assert stored["agent_id"] == "a1"
+
+
+def test_agent_hangs_up_first_and_the_callers_callback_key_reaches_the_hand_off(tmp_path: Path) -> None:
+    """After the bridge the session leaves the caller's keys to the hand-off: agent gone → '2' = callback."""
+    from bridge.fakes import AgentBehaviour, FakeEngine
+    from bridge.fakes import FakePrompts as BridgePrompts
+    from bridge.handoff import HotlineHandoff
+    from config.bridge import BridgeConfig
+    from flows.clock import LoopClock
+    from ivr.app import DigitEvent, PlaybackFinished
+
+    engine = FakeEngine(behaviours={"sip:a1@agents": AgentBehaviour(answer_after=0.05)})
+    cfg = BridgeConfig.model_validate({
+        "database_url": f"sqlite:///{tmp_path / 'orders.db'}", "redis_url": None,
+        "journal_path": str(tmp_path / "orders.journal"), "sequence_dir": str(tmp_path / "seq"),
+        "agents": [{"id": "a1", "name": "张敏", "sip_uri": "sip:a1@agents", "skills": ["general"]}],
+        "transfer": {"ring_timeout_s": 2, "wait_for_free_agent_s": 1, "poll_interval_s": 0.1,
+                     "agent_retry_prompt_timeout_s": 30}})
+    short = {p: 0.05 for p in ("transfer.notice", "hold.music", "whisper.agent", "transfer.no_agent_callback",
+                               "callback.promise", "transfer.agent_unavailable_retry")}
+    handoff = HotlineHandoff.from_config(engine, BridgePrompts(short), cfg)
+    handoff.render_in_thread = False
+    clock = LoopClock()
+    call = FakeCall(clock)
+    speech = FakeSpeech(False)
+    caller = ScriptedCaller(call, speech, [("keys", "0")], clock, think=0.05)
+    deps = SessionDeps(prompts=FakePrompts(seconds=0.02), handoff=handoff, speech=speech, clock=clock,
+                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), observer=caller.observe)
+
+    async def go() -> Any:
+        await handoff.start()
+        await handoff.agents.set_presence("a1", "available", 1000.0)
+        task = asyncio.ensure_future(run_call_report(call, deps))
+        for _ in range(200):
+            if engine.bridges:
+                break
+            await asyncio.sleep(0.02)
+        assert engine.bridges and not task.done()
+        next(iter(engine.legs.values())).remote_hangup()  # the agent hangs up first
+        await asyncio.sleep(0.3)  # the retry / callback offer plays to the caller
+        for _ in range(3):  # other events of the caller's leg come first (prompts ending) …
+            call.events.put_nowait(PlaybackFinished(0, True))
+            await asyncio.sleep(0.01)
+        call.events.put_nowait(DigitEvent("2", "rfc4733"))  # … then the caller chooses a callback
+        report = await asyncio.wait_for(task, 10)  # long before the 30 s choice timeout
+        await handoff.close()
+        return report
+
+    started = time.monotonic()
+    report = asyncio.run(asyncio.wait_for(go(), 30))
+    assert time.monotonic() - started < 15
+    stored = handoff.store.get(report.orders[0].order_no)
+    assert stored["status"] == "callback_pending" and call.ended
