@@ -90,6 +90,7 @@ class TextRules(_Strict):
     hypothetical_cues: Words = []
     present_cues: Words = []
     retraction_cues: Words = []
+    aftermath_cues: Words = []  # 赔偿/保险公司/谈不拢: the emergency already happened; the call is about its aftermath
 
 
 class EmergencyRule(_Strict):

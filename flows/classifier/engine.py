@@ -19,6 +19,7 @@ _PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")
 _TYPE_ORDER = ("表扬", "举报", "投诉", "建议", "求助", "咨询")
 _WEAK_OVERRIDE = 2.5  # a lone weak emergency sign yields to an in-scope/negative-list match at least this strong
 _OTHER_CITY = "other_city"
+_SWITCH_CUES = ("另外", "还有", "顺便", "顺带", "对了", "再问")  # addendum cues that switch topic (not 还想, 也要)
 _GUESS_SHARE = 0.7  # the example-based fallback must put this much weight on one disposition
 
 
@@ -108,7 +109,7 @@ class Classifier:
             entries += _terms(f"type:{rtype}", words, pinyin=False)
         for name, cues in (("neg", t.negation_cues), ("past", t.past_cues), ("hyp", t.hypothetical_cues),
                            ("now", t.present_cues), ("add", t.addendum_cues), ("want", t.intent_cues),
-                           ("back", t.retraction_cues)):
+                           ("back", t.retraction_cues), ("after", t.aftermath_cues)):
             entries += _terms(f"cue:{name}", cues, pinyin=False)
         home = {policy.city.name, *policy.city.aliases, *policy.city.districts}
         names = [n for n in policy.other_city.names if n not in home and not any(n in h for h in home)]
@@ -174,20 +175,22 @@ class Classifier:
         """'negated', 'past', 'hypothetical' or 'current' for one emergency trigger hit."""
         if any(hit.start - 3 <= c.end <= hit.start for c in cues["neg"]):
             return "negated"
-        if any(hit.start - 10 <= c.start and c.end <= hit.end + 6 for c in cues["hyp"]):
+        # 怕着火 / 万一漏气 / 火灾隐患: the cue before the trigger or right after it; 有燃气味 … 怕出事 stays current
+        if any(hit.start - 10 <= c.start < hit.end or hit.end <= c.start <= hit.end + 3 for c in cues["hyp"]):
             return "hypothetical"
         if any(c.start >= hit.end and not any(n.end == c.start for n in cues["neg"]) for c in cues["back"]):
             return "hypothetical"  # 着火了 哈哈 骗你的: taken back (still confirmed when nothing else explains it)
         if hit.label.endswith(":past"):  # 着过火: experiential aspect, past whatever else is said
             return "past"
-        if any(hit.start - 12 <= c.start < hit.start for c in cues["past"]):
+        if any(hit.start - 12 <= c.start < hit.start for c in cues["past"]) or cues["after"]:
+            # 上个月着火 / 交通事故赔偿谈不拢: past or aftermath, unless something is happening right now
             near_now = any(abs(c.start - hit.start) <= 8 for c in cues["now"])
             return "current" if near_now else "past"
         return "current"
 
     def _emergency(self, text: str, by_label: dict[str, list[Hit]],
                    ranked: list[_Scored]) -> Classification | None:
-        cues = {k: by_label.get(f"cue:{k}", []) for k in ("neg", "past", "hyp", "now", "back")}
+        cues = {k: by_label.get(f"cue:{k}", []) for k in ("neg", "past", "hyp", "now", "back", "after")}
         current: list[tuple[float, int, Hit, bool]] = []
         discounted: list[tuple[float, int, Hit, bool]] = []
         for label, hits in by_label.items():
@@ -275,12 +278,18 @@ class Classifier:
         main, second = rule or cat, None
         if rule is not None and cat is not None:
             addendum = by_label.get("cue:add", [])
-            is_addendum = any(rule.hits[0].start - 1 <= c.end <= rule.hits[0].start for c in addendum)
+            r0, c0 = rule.hits[0].start, cat.hits[0].start
+            # 路灯坏了 … 还有 我想问问离婚: the negative-list part comes after an addendum cue that follows the
+            # in-scope matter (or right after the cue); 违法解除合同 … 另外 路灯坏了: the reverse
+            switch = [c for c in addendum if c.matched.startswith(_SWITCH_CUES)]
+            is_addendum = any(r0 - 1 <= c.end <= r0 for c in addendum) or any(
+                c0 < c.start and c.end <= r0 <= c.end + 10 for c in switch)
+            cat_addendum = any(r0 < c.start and c.end <= c0 <= c.end + 10 for c in switch)
             explicit = [h for h in rule.hits if h.term.weight >= 3]
             # 我要去告他 / 我想申请仲裁: the caller states what they want done; that is the main part
             intent = any(h.start - 4 <= c.end <= h.start for h in explicit for c in by_label.get("cue:want", []))
-            rule_wins = not is_addendum and (intent or (bool(explicit) and rule.score >= 0.4 * cat.score)
-                                             or rule.score > cat.score)
+            stronger = intent or (bool(explicit) and rule.score >= 0.4 * cat.score) or rule.score > cat.score
+            rule_wins = cat_addendum or (not is_addendum and stronger)
             main, second = (rule, cat) if rule_wins else (cat, rule)
         assert main is not None
         rivals = [s.score for s in ranked if s is not main and s is not second]

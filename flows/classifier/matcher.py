@@ -18,7 +18,7 @@ from flows.classifier.text import Prepared, fuzzy, is_known_word, literal_syllab
 CHAR, PINYIN, FUZZY, PINYIN2 = 1.0, 0.8, 0.6, 0.5  # PINYIN2: two-syllable pinyin-only match
 # Characters an ASR substitution rarely produces inside a content word; a pinyin-only two-character match that
 # needs one of them (着是≈肇事, 个事≈鸽子) is far more likely to straddle two words.
-_FUNCTION_CHARS = frozenset("是个的了在有这那就也都和与我你他她它们吗呢吧啊不一说要会能去来给把被还又很太")
+_FUNCTION_CHARS = frozenset("是个的了在有这那就也都和与我你他她它们吗呢吧啊不一说要会能去来给把被还又很太才刚再更最")
 
 
 @dataclass(frozen=True)

@@ -677,7 +677,7 @@ CASES = [
     ('我们那边的县医院乱收费 我现在在外地', 'redirect'),
     ('昨天我去南阳出差 那边的出租车宰客', 'redirect'),
     ('我女儿在西安上学 学校乱收费', 'redirect'),
-    ('我被人打伤了 对方不赔医药费 我想起诉他', 'emergency'),
+    ('我被人打伤了 对方不赔医药费 我想起诉他', 'redirect'),  # the aftermath (医药费, 起诉), not a fight now
     ('我前妻不让我看孩子', 'redirect'),
     ('继承我爸房子的事 我姐不同意', 'redirect'),
     ('公司让我们下岗 但是不给经济补偿金', 'redirect'),
