@@ -1,16 +1,21 @@
 """SDP (RFC 4566) parsing/serialisation and offer/answer (RFC 3264) for the IVR's audio.
 
 Codecs: PCMU/0, PCMA/8, G722/9 (RTP clock 8000 per RFC 3551) and telephone-event (RFC 4733, dynamic PT).
-``parse_sdp`` raises only :class:`SdpError`; ``SdpNegotiator.answer`` raises :class:`NoCommonCodec` (send 488).
+``parse_sdp`` raises only :class:`SdpError`; ``make_answer`` raises :class:`NoCommonCodec` (send 488).
+Offer/answer is pure (:func:`make_offer`, :func:`make_answer`, :func:`read_answer`: local capabilities + remote
+SDP in, SDP + :class:`Negotiated` out); :class:`SdpNegotiator` adds o= bookkeeping for a stateful caller, and
+the call engine's state machine keeps its own (``ivr.engine.negotiate``).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from ivr.sip.headers import is_number
 
+Direction = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 _REVERSE = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
 STATIC_PAYLOADS: dict[int, tuple[str, int]] = {
@@ -227,9 +232,9 @@ class LocalMedia:
 class Negotiated:
     """Result of offer/answer, for the RTP stream.
 
-    ``codec`` and ``telephone_event_pt`` are the payload types used in both directions.  ``send``/
-    ``receive`` say whether we may send / should expect RTP; ``remote_hold`` is True when the peer put
-    the call on hold (sendonly/inactive or the old c=0.0.0.0 style).
+    ``codec`` and ``telephone_event_pt`` are the payload types used in both directions.  ``direction`` is ours
+    (``recvonly`` while the peer holds us); ``send``/``receive`` say whether we may send / should expect RTP;
+    ``remote_hold`` is True when the peer put the call on hold (sendonly/inactive or the old c=0.0.0.0 style).
     """
 
     remote_address: str
@@ -237,7 +242,7 @@ class Negotiated:
     codec: Codec
     telephone_event_pt: int | None
     ptime: int
-    direction: str
+    direction: Direction
     remote_hold: bool
 
     @property
@@ -249,8 +254,73 @@ class Negotiated:
         return self.direction in ("sendrecv", "recvonly")
 
 
+def make_offer(local: LocalMedia, direction: Direction = "sendrecv") -> SessionDescription:
+    """An offer with all our codecs (initial INVITE, or re-INVITE: "sendonly" holds the peer); o= left default."""
+    codecs = [Codec(SUPPORTED[name], name) for name in local.codecs if name in SUPPORTED]
+    if local.telephone_event:
+        codecs.append(Codec(local.telephone_event_pt, "telephone-event", 8000, "0-16"))
+    return SessionDescription(connection=local.address, media=[_audio(local, codecs, direction)])
+
+
+def make_answer(
+    local: LocalMedia, offer: bytes | SessionDescription, direction: Direction = "sendrecv"
+) -> tuple[SessionDescription, Negotiated]:
+    """Answer an offer: first usable audio stream accepted, others rejected (port 0), RFC 3264 §6.
+
+    ``direction`` is what we want (e.g. "sendonly" when we hold); it is combined with the offer's, so a hold
+    (sendonly/inactive/c=0.0.0.0) is answered recvonly/inactive and an unhold sendrecv again.  The o= line is
+    left default (see :class:`SdpNegotiator`).  Raises NoCommonCodec (488) or SdpError (400/488).
+    """
+    sdp = offer if isinstance(offer, SessionDescription) else parse_sdp(offer)
+    answer = SessionDescription(connection=local.address)
+    chosen: Negotiated | None = None
+    for media in sdp.media:
+        usable = media.kind == "audio" and media.proto.upper() in ("RTP/AVP", "RTP/AVPF") and media.port != 0
+        picked = _pick(media, local) if usable and chosen is None else None
+        if picked is None:
+            answer.media.append(Media(media.kind, 0, media.proto, media.formats[:1] or ["0"]))
+            continue
+        codec, dtmf = picked
+        address = media.connection or sdp.connection
+        if not address:
+            raise SdpError("no connection address for audio")
+        remote_dir = _remote_direction(sdp, media, address)
+        ours = _combine(direction, _REVERSE[remote_dir])
+        chosen = Negotiated(address, media.port, codec, dtmf.pt if dtmf else None, media.ptime or 20, ours,
+                            remote_dir in ("sendonly", "inactive"))
+        answer.media.append(_audio(local, [codec, *([dtmf] if dtmf else [])], ours))
+    if chosen is None:
+        if any(m.kind == "audio" for m in sdp.media):
+            raise NoCommonCodec("no common audio codec")
+        raise SdpError("no audio stream in offer")
+    return answer, chosen
+
+
+def read_answer(
+    local: LocalMedia, answer: bytes | SessionDescription, offered_direction: Direction = "sendrecv"
+) -> Negotiated:
+    """The stream the peer's answer to our offer selects (outgoing calls, our re-INVITEs); our codec preference
+    picks among the formats it lists.  Raises NoCommonCodec or SdpError."""
+    sdp = answer if isinstance(answer, SessionDescription) else parse_sdp(answer)
+    for media in sdp.media:
+        if media.kind != "audio" or media.port == 0:
+            continue
+        picked = _pick(media, local)
+        if picked is None:
+            raise NoCommonCodec("answer has no codec we offered")
+        codec, dtmf = picked
+        address = media.connection or sdp.connection
+        if not address:
+            raise SdpError("no connection address for audio")
+        remote_dir = _remote_direction(sdp, media, address)
+        ours = _combine(offered_direction, _REVERSE[remote_dir])
+        return Negotiated(address, media.port, codec, dtmf.pt if dtmf else None, media.ptime or 20, ours,
+                          remote_dir in ("sendonly", "inactive"))
+    raise NoCommonCodec("answer rejected the audio stream")
+
+
 class SdpNegotiator:
-    """Our side of one call's SDP: answers offers, makes offers, keeps o= (id, version increments)."""
+    """Our side of one call's SDP, stateful: answers offers, makes offers, keeps o= (id, version increments)."""
 
     def __init__(self, local: LocalMedia, *, username: str = "hotline", session_id: int | None = None) -> None:
         self.local = local
@@ -272,96 +342,58 @@ class SdpNegotiator:
         self._last = body
         return body
 
-    def _audio(self, codecs: list[Codec], direction: str, port: int | None = None) -> Media:
-        attributes: list[tuple[str, str | None]] = []
-        for codec in codecs:
-            attributes.append(("rtpmap", f"{codec.pt} {codec.name}/{codec.clock}"))
-            if codec.fmtp:
-                attributes.append(("fmtp", f"{codec.pt} {codec.fmtp}"))
-        attributes += [("ptime", str(self.local.ptime)), (direction, None)]
-        return Media("audio", self.local.port if port is None else port, "RTP/AVP", [str(c.pt) for c in codecs],
-                     attributes=attributes)
+    def offer(self, direction: Direction = "sendrecv") -> bytes:
+        return self._emit(make_offer(self.local, direction))
 
-    def offer(self, direction: str = "sendrecv") -> bytes:
-        """An offer with all our codecs (initial INVITE, or re-INVITE: "sendonly" holds the peer)."""
-        codecs = [Codec(SUPPORTED[name], name) for name in self.local.codecs if name in SUPPORTED]
-        if self.local.telephone_event:
-            codecs.append(Codec(self.local.telephone_event_pt, "telephone-event", 8000, "0-16"))
-        sdp = SessionDescription(connection=self.local.address, media=[self._audio(codecs, direction)])
-        return self._emit(sdp)
-
-    def answer(self, offer: bytes | SessionDescription, direction: str = "sendrecv") -> bytes:
-        """Answer an offer: first usable audio stream accepted, others rejected (port 0), RFC 3264 §6.
-
-        ``direction`` is what we want (e.g. "sendonly" when we hold); it is combined with the offer's.
-        Raises NoCommonCodec (488) or SdpError (400/488).
-        """
-        sdp = offer if isinstance(offer, SessionDescription) else parse_sdp(offer)
-        answer = SessionDescription(connection=self.local.address)
-        chosen: Negotiated | None = None
-        for media in sdp.media:
-            usable = media.kind == "audio" and media.proto.upper() in ("RTP/AVP", "RTP/AVPF") and media.port != 0
-            picked = _pick(media, self.local) if usable and chosen is None else None
-            if picked is None:
-                answer.media.append(Media(media.kind, 0, media.proto, media.formats[:1] or ["0"]))
-                continue
-            codec, dtmf = picked
-            address = media.connection or sdp.connection
-            if not address:
-                raise SdpError("no connection address for audio")
-            old_hold = address in ("0.0.0.0", "::")
-            offered_dir = sdp.direction_of(media)
-            remote_dir = "inactive" if old_hold and offered_dir == "sendonly" else offered_dir
-            if old_hold and remote_dir == "sendrecv":
-                remote_dir = "sendonly"  # RFC 2543 hold: "don't send to me"
-            ours = _combine(direction, _REVERSE[remote_dir])
-            chosen = Negotiated(address, media.port, codec, dtmf.pt if dtmf else None, media.ptime or 20, ours,
-                                remote_dir in ("sendonly", "inactive"))
-            answer.media.append(self._audio([codec, *([dtmf] if dtmf else [])], ours))
-        if chosen is None:
-            if any(m.kind == "audio" for m in sdp.media):
-                raise NoCommonCodec("no common audio codec")
-            raise SdpError("no audio stream in offer")
-        self.negotiated = chosen
+    def answer(self, offer: bytes | SessionDescription, direction: Direction = "sendrecv") -> bytes:
+        """See :func:`make_answer`; the result is kept in ``negotiated``."""
+        answer, self.negotiated = make_answer(self.local, offer, direction)
         return self._emit(answer)
 
-    def process_answer(self, answer: bytes | SessionDescription, offered_direction: str = "sendrecv") -> Negotiated:
-        """Apply the peer's answer to our offer (outgoing calls, our re-INVITEs)."""
-        sdp = answer if isinstance(answer, SessionDescription) else parse_sdp(answer)
-        for media in sdp.media:
-            if media.kind != "audio" or media.port == 0:
-                continue
-            codecs = [c for c in media.codecs() if not c.is_dtmf and c.name.upper() in self.local.codecs]
-            if not codecs:
-                raise NoCommonCodec("answer has no codec we offered")
-            dtmf = next((c for c in media.codecs() if c.is_dtmf and c.clock == 8000), None)
-            address = media.connection or sdp.connection or ""
-            remote_dir = sdp.direction_of(media)
-            if address in ("0.0.0.0", "::") and remote_dir == "sendrecv":
-                remote_dir = "sendonly"
-            ours = _combine(offered_direction, _REVERSE[remote_dir])
-            self.negotiated = Negotiated(address, media.port, codecs[0], dtmf.pt if dtmf else None,
-                                         media.ptime or 20, ours, remote_dir in ("sendonly", "inactive"))
-            return self.negotiated
-        raise NoCommonCodec("answer rejected the audio stream")
+    def process_answer(
+        self, answer: bytes | SessionDescription, offered_direction: Direction = "sendrecv"
+    ) -> Negotiated:
+        """See :func:`read_answer`; the result is kept in ``negotiated``."""
+        self.negotiated = read_answer(self.local, answer, offered_direction)
+        return self.negotiated
+
+
+def _audio(local: LocalMedia, codecs: list[Codec], direction: Direction) -> Media:
+    attributes: list[tuple[str, str | None]] = []
+    for codec in codecs:
+        attributes.append(("rtpmap", f"{codec.pt} {codec.name}/{codec.clock}"))
+        if codec.fmtp:
+            attributes.append(("fmtp", f"{codec.pt} {codec.fmtp}"))
+    attributes += [("ptime", str(local.ptime)), (direction, None)]
+    return Media("audio", local.port, "RTP/AVP", [str(c.pt) for c in codecs], attributes=attributes)
+
+
+def _remote_direction(sdp: SessionDescription, media: Media, address: str) -> str:
+    """The peer's direction; c=0.0.0.0 (RFC 2543 hold) means "do not send to me"."""
+    direction = sdp.direction_of(media)
+    if address in ("0.0.0.0", "::"):
+        return {"sendrecv": "sendonly", "recvonly": "inactive"}.get(direction, direction)
+    return direction
 
 
 def _pick(media: Media, local: LocalMedia) -> tuple[Codec, Codec | None] | None:
+    """Our most preferred codec among the offered ones (at its offered PT) and the offered telephone-event."""
     offered = media.codecs()
     audio = {c.name.upper(): c for c in reversed(offered) if not c.is_dtmf and c.clock == 8000}
     for name in local.codecs:
         if name.upper() in audio:
             codec = audio[name.upper()]
             dtmf = next((c for c in offered if c.is_dtmf and c.clock == 8000), None) if local.telephone_event else None
-            if dtmf is not None and not dtmf.fmtp:
-                dtmf = replace(dtmf, fmtp="0-16")
-            return replace(codec, name=name.upper()), dtmf
+            if dtmf is not None:  # answer the events offered (RFC 4733 §2.4.1: none listed means 0-15)
+                dtmf = replace(dtmf, name="telephone-event", fmtp=dtmf.fmtp or "0-15")
+            return replace(codec, name=name.upper(), fmtp=None), dtmf
     return None
 
 
-def _combine(wanted: str, allowed: str) -> str:
+def _combine(wanted: str, allowed: str) -> Direction:
     """Intersection of two directions (each a set of {send, recv})."""
     send = wanted in ("sendrecv", "sendonly") and allowed in ("sendrecv", "sendonly")
     recv = wanted in ("sendrecv", "recvonly") and allowed in ("sendrecv", "recvonly")
-    return {(True, True): "sendrecv", (True, False): "sendonly", (False, True): "recvonly"}.get(
-        (send, recv), "inactive")
+    directions: dict[tuple[bool, bool], Direction] = {
+        (True, True): "sendrecv", (True, False): "sendonly", (False, True): "recvonly"}
+    return directions.get((send, recv), "inactive")

@@ -23,7 +23,7 @@ def on_invite(s: CallState, req: Request, source: Endpoint, now: float, out: lis
         return
     s.invite, s.invite_source = req, source
     if req.body and req.content_type == "application/sdp":
-        result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body, current=s.media)
+        result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body)
         if result is None:
             invite_final(s, 488, out)
             return
@@ -42,7 +42,7 @@ def on_update(s: CallState, req: Request, source: Endpoint, now: float, out: lis
     if not (req.body and req.content_type == "application/sdp"):
         respond(s, req, source, 200, out)
         return
-    result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body, current=s.media)
+    result = negotiate.answer(s.local_media, s.sdp_version + 1, req.body)
     if result is None:
         respond(s, req, source, 488, out)
         return

@@ -15,10 +15,10 @@ from typing import Literal
 
 from ivr.app import DigitEvent, HangupEvent, TransferResult
 from ivr.net.transport import Endpoint
+from ivr.sdp import Direction
 from ivr.sip import Request, Response
 
 Phase = Literal["early", "answering", "confirmed", "calling", "cancelling", "ending", "ended"]
-Direction = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def test_dynamic_telephone_event_pt_and_pcma_only() -> None:
              b"c=IN IP4 192.0.2.5\r\na=rtpmap:96 telephone-event/8000\r\na=ptime:30\r\n")
     neg = SdpNegotiator(LOCAL)
     audio = parse_sdp(neg.answer(offer)).media[0]
-    assert audio.formats == ["8", "96"] and audio.attr("fmtp") == "96 0-16"
+    assert audio.formats == ["8", "96"] and audio.attr("fmtp") == "96 0-15"  # RFC 4733: no fmtp = 0-15
     assert neg.negotiated is not None and neg.negotiated.ptime == 30 and neg.negotiated.codec.name == "PCMA"
 
 
