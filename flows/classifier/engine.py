@@ -66,9 +66,10 @@ def _a_not_a(norm: str, start: int) -> bool:
 
 def _inside(hit: Hit, exclusions: list[Hit]) -> bool:
     """A part of ``hit`` is a fragment of an excluded word (烟 in 抽烟, 撞 in 撞歪); a part that is the whole
-    excluded word on purpose (加油站…抽烟) does not count."""
+    excluded word on purpose (加油站…抽烟) does not count, unless the hit only matched by sound."""
     spans = [sp for x in exclusions for sp in x.spans]
-    return any(a < e and s < b and not (a <= s and e <= b) for a, b in hit.spans for s, e in spans)
+    by_sound = hit.quality < CHAR  # a pinyin-only hit on an excluded word (熏死 for 寻死) is that word
+    return any(a < e and s < b and (by_sound or not (a <= s and e <= b)) for a, b in hit.spans for s, e in spans)
 
 
 def _overlaps(a: Hit, b: Hit) -> bool:
