@@ -42,6 +42,10 @@ venv_ensure() {
   fi
 }
 
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
 services_ensure() {
   # PostgreSQL: start the cluster if it is down; make a role for this user and a database named test.
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
@@ -49,10 +53,10 @@ services_ensure() {
     for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
   fi
   local me; me="$(id -un)"
-  $SUDO -u postgres psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='$me'" 2>/dev/null | grep -q 1 \
-    || $SUDO -u postgres createuser -s "$me" 2>/dev/null || true
-  $SUDO -u postgres psql -qtAc "SELECT 1 FROM pg_database WHERE datname='test'" 2>/dev/null | grep -q 1 \
-    || $SUDO -u postgres createdb -O "$me" test 2>/dev/null || true
+  as_postgres psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='$me'" 2>/dev/null | grep -q 1 \
+    || as_postgres createuser -s "$me" || echo "install.sh: could not create PostgreSQL role $me" >&2
+  as_postgres psql -qtAc "SELECT 1 FROM pg_database WHERE datname='test'" 2>/dev/null | grep -q 1 \
+    || as_postgres createdb -O "$me" test || echo "install.sh: could not create PostgreSQL database test" >&2
   # Redis: start it if it does not answer.
   if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     $SUDO mkdir -p /var/lib/redis /var/log/redis
