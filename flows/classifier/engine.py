@@ -19,6 +19,7 @@ _PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")
 _TYPE_ORDER = ("表扬", "举报", "投诉", "建议", "求助", "咨询")
 _WEAK_OVERRIDE = 2.5  # a lone weak emergency sign yields to an in-scope/negative-list match at least this strong
 _OTHER_CITY = "other_city"
+_PAST_INFIXES = ("过", "过一次", "过一回", "过两次", "过几次", "过好几次", "过一场")
 _SWITCH_CUES = ("另外", "还有", "顺便", "顺带", "对了", "再问")  # addendum cues that switch topic (not 还想, 也要)
 _GUESS_SHARE = 0.7  # the example-based fallback must put this much weight on one disposition
 
@@ -52,8 +53,9 @@ def _past_variants(label: str, sources: Iterable[str]) -> list[tuple[str, Term]]
         if len(term.groups) == 1 and len(term.groups[0]) == 1:
             for alt in term.groups[0][0]:
                 if len(alt) == 2:
-                    out.append((f"{label}:past", Term(f"{alt[0]}过{alt[1]}", (((f"{alt[0]}过{alt[1]}",),),), 1.0,
-                                                      False)))
+                    for mid in _PAST_INFIXES:  # 着过火, 着过一次火
+                        past = f"{alt[0]}{mid}{alt[1]}"
+                        out.append((f"{label}:past", Term(past, (((past,),),), 1.0, False)))
                     out.append((label, Term(f"{alt[0]}了{alt[1]}", (((f"{alt[0]}了{alt[1]}",),),), term.weight,
                                             False)))
     return out
@@ -192,6 +194,9 @@ class Classifier:
     def _emergency(self, text: str, by_label: dict[str, list[Hit]],
                    ranked: list[_Scored]) -> Classification | None:
         cues = {k: by_label.get(f"cue:{k}", []) for k in ("neg", "past", "hyp", "now", "back", "after")}
+        # a trigger inside an experiential form of the same rule (火 in 着过一次火) is past with it
+        past_spans = {(lb.split(":")[1], h.start, h.end) for lb, hs in by_label.items() if lb.endswith(":past")
+                      for h in hs}
         current: list[tuple[float, int, Hit, bool]] = []
         discounted: list[tuple[float, int, Hit, bool]] = []
         for label, hits in by_label.items():
@@ -200,6 +205,8 @@ class Classifier:
             rid, strength = label.split(":")[1:3]
             for h in hits:
                 ctx = self._context(h, cues)
+                if ctx == "current" and any(r == rid and a <= h.start and h.end <= b for r, a, b in past_spans):
+                    ctx = "past"
                 if ctx == "negated":
                     continue
                 short = max(e - s for s, e in h.spans) <= 2
