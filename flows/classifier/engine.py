@@ -165,7 +165,8 @@ class Classifier:
         by_label["cue:neg"] = [h for h in by_label.get("cue:neg", []) if not _a_not_a(norm, h.start)]
         # 到现在 / 至今: a state lasting until now, not an event happening now
         by_label["cue:now"] = [h for h in by_label.get("cue:now", [])
-                               if h.start == 0 or norm[h.start - 1] not in "到至直"]
+                               if (h.start == 0 or norm[h.start - 1] not in "到至直")
+                               and not any(_overlaps(h, a) for a in by_label.get("cue:after", []))]  # 现在好点了
         rtype = self._request_type(by_label)
         ranked = self._rank(by_label)
         emergency = self._emergency(text, by_label, ranked)
