@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ class TimerConfig:
 Schedule = Callable[["Transaction", str, float], None]
 
 
-class Transaction:
+class Transaction(ABC):
     """Base of the four RFC 3261 transaction machines. Timers live in ``timers`` (name -> deadline)."""
 
     def __init__(
@@ -73,8 +74,9 @@ class Transaction:
     def transmit(self, data: bytes) -> Transmit:
         return Transmit(data=data, dest=self.peer, transport=self.transport)
 
-    def fire(self, name: str, now: float) -> list[Event]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def fire(self, name: str, now: float) -> list[Event]:
+        """Timer ``name`` expired at ``now``: the transaction's RFC 3261 reaction."""
 
 
 def response_destination(via: Via, source: Address, transport: str) -> Address:
