@@ -69,7 +69,7 @@ def _a_not_a(norm: str, start: int) -> bool:
 def _inside(hit: Hit, exclusions: list[Hit]) -> bool:
     """A part of ``hit`` is a fragment of an excluded word (烟 in 抽烟, 撞 in 撞歪); a part that is the whole
     excluded word on purpose (加油站…抽烟) does not count, unless the hit only matched by sound."""
-    spans = [sp for x in exclusions for sp in x.spans]
+    spans = [(x.start, x.end) for x in exclusions]  # a two-part exclusion (井盖…被偷) covers its whole extent
     by_sound = hit.quality < CHAR  # a pinyin-only hit on an excluded word (熏死 for 寻死) is that word
     return any(a < e and s < b and (by_sound or not (a <= s and e <= b)) for a, b in hit.spans for s, e in spans)
 
@@ -317,7 +317,7 @@ class Classifier:
         if g is None or g.disposition_share < _GUESS_SHARE or len(g.evidence) < 2:
             return None
         disposition, _, key = g.label.partition(":")
-        if disposition == "emergency" and key in self._em and not hazard:
+        if disposition == "emergency" and key in self._em and not hazard and rtype != "咨询":  # 怎么买: a question
             em = self._em[key]
             return Classification(text, "emergency", channel=em.channel, rule=key, confidence=0.45,
                                   evidence=g.evidence, request_type="求助", confirm=True)
