@@ -82,7 +82,8 @@ class TextRules(_Strict):
     fillers: Words = []
     empty_phrases: Words = []
     min_content_chars: int = Field(default=2, ge=0)
-    accept_unmatched_chars: int = Field(default=8, ge=0)
+    accept_unmatched_chars: int = Field(default=5, ge=0)
+    accept_fallback_chars: int = Field(default=8, ge=0)  # no clear fallback answer: accept from this much content
     addendum_cues: Words = []
     intent_cues: Words = []
     negation_cues: Words = []

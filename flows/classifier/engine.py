@@ -344,6 +344,7 @@ class Classifier:
             guessed = self._guess(text, rtype, hazard=hazard)
             if guessed is not None:
                 return guessed
+        if len(content) >= t.accept_fallback_chars or (weak and len(content) >= max(t.min_content_chars, 6)):
             code = weak[0].key if weak else "other"
             evidence = tuple(h.evidence for h in weak[0].hits) if weak else ()
             return Classification(text, "accept", category=code, confidence=0.35, evidence=evidence,
