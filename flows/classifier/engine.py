@@ -18,6 +18,7 @@ from flows.policy import EmergencyRule, Policy, load_policy
 _PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")
 _TYPE_ORDER = ("表扬", "举报", "投诉", "建议", "求助", "咨询")
 _WEAK_OVERRIDE = 2.5  # a lone weak emergency sign yields to an in-scope/negative-list match at least this strong
+_WEAK_PAIR_OVERRIDE = 3.5  # two weak signs yield only to an explicit matter (焚烧树叶 … 烟很大)
 _OTHER_CITY = "other_city"
 _PAST_INFIXES = ("过", "过一次", "过一回", "过两次", "过几次", "过好几次", "过一场")
 _SWITCH_CUES = ("另外", "还有", "顺便", "顺带", "对了", "再问")  # addendum cues that switch topic (not 还想, 也要)
@@ -225,9 +226,9 @@ class Classifier:
             rid = hit.label.split(":")[1]
             if not any(e[3] for e in current):
                 distinct = _greedy([h for _, _, h, _ in current if h.label.split(":")[1] == rid])[1]
-                if len(distinct) >= 2:  # two different weak signs of the same emergency
+                if len(distinct) >= 2 and best_other < _WEAK_PAIR_OVERRIDE:  # two different weak signs
                     conf = 0.7
-                elif best_other >= _WEAK_OVERRIDE:  # one weak sign inside a clear in-scope/out-of-scope matter
+                elif len(distinct) >= 2 or best_other >= _WEAK_OVERRIDE:  # weak signs inside a clear matter
                     return None
             return self._em_result(text, hit, conf, current)
         if discounted and best_other < self.policy.min_score:
