@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-import struct
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +19,7 @@ from ivr.media.clock import AsyncioClock, VirtualClock
 from ivr.media.codecs import PCMA, PCMU
 from ivr.media.pacer import Pacer
 from ivr.media.session import MediaError, MediaSession
+from tests.ivr.pcap import CAPTURES, read_pcap_udp_payloads
 
 PORTS = (41000, 41999)
 Env = tuple[VirtualClock, Pacer, asyncio.AbstractEventLoop]
@@ -339,30 +338,6 @@ def test_fuzz_datagrams_never_break_a_session(env: Env, datagrams: list[bytes]) 
     s.close()
 
 
-CAPTURES = Path("/usr/share/sip-tester")
-
-
-def read_pcap_udp_payloads(path: Path) -> list[tuple[float, bytes]]:
-    """(capture time, UDP payload) of each IPv4/UDP frame of a classic libpcap file (Ethernet or raw IP)."""
-    data = path.read_bytes()
-    magic = struct.unpack_from("<I", data)[0]
-    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-    linktype = struct.unpack_from(endian + "I", data, 20)[0]
-    out = []
-    offset = 24
-    while offset + 16 <= len(data):
-        sec, usec, incl, _orig = struct.unpack_from(endian + "IIII", data, offset)
-        frame = data[offset + 16 : offset + 16 + incl]
-        offset += 16 + incl
-        ip = frame[14:] if linktype == 1 else frame
-        if linktype == 1 and frame[12:14] != b"\x08\x00":
-            continue
-        if ip[0] >> 4 != 4 or ip[9] != 17:
-            continue
-        ihl = (ip[0] & 0x0F) * 4
-        udp_len = struct.unpack_from("!H", ip, ihl + 4)[0]
-        out.append((sec + usec / 1e6, bytes(ip[ihl + 8 : ihl + udp_len])))
-    return out
 
 
 @pytest.mark.skipif(not CAPTURES.exists(), reason="SIPp (sip-tester) captures not installed")
