@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from bridge.models import UnreasonableRecord
 from flows.events import Play
 from flows.loader import load_flow
 from flows.runner import ChannelRoute, Context
-from flows.session import SessionDeps, run_call_report
+from flows.session import CallReport, SessionDeps, run_call_report
 from flows.testing import (
     BusyHandoff,
     FakeCall,
@@ -123,99 +124,90 @@ def test_keypad_call_with_the_real_prompts_classifier_and_order_store(prompt_ser
     assert stored["status"] == "callback_pending"
 
 
-def test_agent_call_bridged_by_the_real_transfer_driver(tmp_path: Path) -> None:
-    """Key 0 → order → the bridge's warm transfer dials a (fake) agent, whispers, bridges; the caller hangs up."""
-    from bridge.fakes import AgentBehaviour, FakeEngine
-    from bridge.fakes import FakePrompts as BridgePrompts
-    from bridge.handoff import HotlineHandoff
-    from config.bridge import BridgeConfig
-    from flows.clock import LoopClock
+@dataclass
+class BridgedCall:
+    """A keypad caller (key 0) on the real hand-off whose fake engine has one agent, a1, answering at once."""
 
-    engine = FakeEngine(behaviours={"sip:a1@agents": AgentBehaviour(answer_after=0.05)})
-    cfg = BridgeConfig.model_validate({
-        "database_url": f"sqlite:///{tmp_path / 'orders.db'}", "redis_url": None,
-        "journal_path": str(tmp_path / "orders.journal"), "sequence_dir": str(tmp_path / "seq"),
-        "agents": [{"id": "a1", "name": "张敏", "sip_uri": "sip:a1@agents", "skills": ["general"]}],
-        "transfer": {"ring_timeout_s": 2, "wait_for_free_agent_s": 1, "poll_interval_s": 0.1}})
-    short = {p: 0.05 for p in ("transfer.notice", "hold.music", "whisper.agent", "transfer.no_agent_callback",
-                               "callback.promise", "transfer.agent_unavailable_retry")}
-    handoff = HotlineHandoff.from_config(engine, BridgePrompts(short), cfg)
-    handoff.render_in_thread = False
-    clock = LoopClock()
-    call = FakeCall(clock)
-    speech = FakeSpeech(False)
-    caller = ScriptedCaller(call, speech, [("keys", "0")], clock, think=0.05)
-    deps = SessionDeps(prompts=FakePrompts(seconds=0.02), handoff=handoff, speech=speech, clock=clock,
-                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), observer=caller.observe)
+    engine: Any
+    handoff: Any
+    call: FakeCall
+    deps: SessionDeps
 
-    async def go() -> Any:
-        await handoff.start()
-        await handoff.agents.set_presence("a1", "available", 1000.0)  # the agent is logged in at the desk
-        task = asyncio.ensure_future(run_call_report(call, deps))
+    @classmethod
+    def make(cls, tmp_path: Path, **transfer: float) -> BridgedCall:
+        from bridge.fakes import AgentBehaviour, FakeEngine
+        from bridge.fakes import FakePrompts as BridgePrompts
+        from bridge.handoff import HotlineHandoff
+        from config.bridge import BridgeConfig
+        from flows.clock import LoopClock
+
+        engine = FakeEngine(behaviours={"sip:a1@agents": AgentBehaviour(answer_after=0.05)})
+        cfg = BridgeConfig.model_validate({
+            "database_url": f"sqlite:///{tmp_path / 'orders.db'}", "redis_url": None,
+            "journal_path": str(tmp_path / "orders.journal"), "sequence_dir": str(tmp_path / "seq"),
+            "agents": [{"id": "a1", "name": "张敏", "sip_uri": "sip:a1@agents", "skills": ["general"]}],
+            "transfer": {"ring_timeout_s": 2, "wait_for_free_agent_s": 1, "poll_interval_s": 0.1, **transfer}})
+        short = {p: 0.05 for p in ("transfer.notice", "hold.music", "whisper.agent", "transfer.no_agent_callback",
+                                   "callback.promise", "transfer.agent_unavailable_retry")}
+        handoff = HotlineHandoff.from_config(engine, BridgePrompts(short), cfg)
+        handoff.render_in_thread = False
+        clock = LoopClock()
+        call = FakeCall(clock)
+        speech = FakeSpeech(False)
+        caller = ScriptedCaller(call, speech, [("keys", "0")], clock, think=0.05)
+        deps = SessionDeps(prompts=FakePrompts(seconds=0.02), handoff=handoff, speech=speech, clock=clock,
+                           contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), observer=caller.observe)
+        return cls(engine, handoff, call, deps)
+
+    async def start_until_bridged(self) -> asyncio.Task[CallReport]:
+        await self.handoff.start()
+        await self.handoff.agents.set_presence("a1", "available", 1000.0)  # the agent is logged in at the desk
+        task = asyncio.ensure_future(run_call_report(self.call, self.deps))
         for _ in range(200):
-            if engine.bridges:
+            if self.engine.bridges:
                 break
             await asyncio.sleep(0.02)
-        assert engine.bridges and not task.done()  # bridged: the session waits while they talk
-        call.remote_hangup("caller done")
+        assert self.engine.bridges and not task.done()  # bridged: the session waits while they talk
+        return task
+
+
+def test_agent_call_bridged_by_the_real_transfer_driver(tmp_path: Path) -> None:
+    """Key 0 → order → the bridge's warm transfer dials a (fake) agent, whispers, bridges; the caller hangs up."""
+    b = BridgedCall.make(tmp_path)
+
+    async def go() -> CallReport:
+        task = await b.start_until_bridged()
+        b.call.remote_hangup("caller done")
         report = await asyncio.wait_for(task, 10)
-        await handoff.close()
+        await b.handoff.close()
         return report
 
     report = asyncio.run(asyncio.wait_for(go(), 30))
     assert "bridged" in report.end_reason
-    stored = handoff.store.get(report.orders[0].order_no)
+    stored = b.handoff.store.get(report.orders[0].order_no)
     assert stored["agent_id"] == "a1"
 
 
 def test_agent_hangs_up_first_and_the_callers_callback_key_reaches_the_hand_off(tmp_path: Path) -> None:
     """After the bridge the session leaves the caller's keys to the hand-off: agent gone → '2' = callback."""
-    from bridge.fakes import AgentBehaviour, FakeEngine
-    from bridge.fakes import FakePrompts as BridgePrompts
-    from bridge.handoff import HotlineHandoff
-    from config.bridge import BridgeConfig
-    from flows.clock import LoopClock
     from ivr.app import DigitEvent, PlaybackFinished
 
-    engine = FakeEngine(behaviours={"sip:a1@agents": AgentBehaviour(answer_after=0.05)})
-    cfg = BridgeConfig.model_validate({
-        "database_url": f"sqlite:///{tmp_path / 'orders.db'}", "redis_url": None,
-        "journal_path": str(tmp_path / "orders.journal"), "sequence_dir": str(tmp_path / "seq"),
-        "agents": [{"id": "a1", "name": "张敏", "sip_uri": "sip:a1@agents", "skills": ["general"]}],
-        "transfer": {"ring_timeout_s": 2, "wait_for_free_agent_s": 1, "poll_interval_s": 0.1,
-                     "agent_retry_prompt_timeout_s": 30}})
-    short = {p: 0.05 for p in ("transfer.notice", "hold.music", "whisper.agent", "transfer.no_agent_callback",
-                               "callback.promise", "transfer.agent_unavailable_retry")}
-    handoff = HotlineHandoff.from_config(engine, BridgePrompts(short), cfg)
-    handoff.render_in_thread = False
-    clock = LoopClock()
-    call = FakeCall(clock)
-    speech = FakeSpeech(False)
-    caller = ScriptedCaller(call, speech, [("keys", "0")], clock, think=0.05)
-    deps = SessionDeps(prompts=FakePrompts(seconds=0.02), handoff=handoff, speech=speech, clock=clock,
-                       contexts=lambda: Context(HOTLINE, FakeClassifier(), ROUTES), observer=caller.observe)
+    b = BridgedCall.make(tmp_path, agent_retry_prompt_timeout_s=30)
 
-    async def go() -> Any:
-        await handoff.start()
-        await handoff.agents.set_presence("a1", "available", 1000.0)
-        task = asyncio.ensure_future(run_call_report(call, deps))
-        for _ in range(200):
-            if engine.bridges:
-                break
-            await asyncio.sleep(0.02)
-        assert engine.bridges and not task.done()
-        next(iter(engine.legs.values())).remote_hangup()  # the agent hangs up first
+    async def go() -> CallReport:
+        task = await b.start_until_bridged()
+        next(iter(b.engine.legs.values())).remote_hangup()  # the agent hangs up first
         await asyncio.sleep(0.3)  # the retry / callback offer plays to the caller
         for _ in range(3):  # other events of the caller's leg come first (prompts ending) …
-            call.events.put_nowait(PlaybackFinished(0, True))
+            b.call.events.put_nowait(PlaybackFinished(0, True))
             await asyncio.sleep(0.01)
-        call.events.put_nowait(DigitEvent("2", "rfc4733"))  # … then the caller chooses a callback
+        b.call.events.put_nowait(DigitEvent("2", "rfc4733"))  # … then the caller chooses a callback
         report = await asyncio.wait_for(task, 10)  # long before the 30 s choice timeout
-        await handoff.close()
+        await b.handoff.close()
         return report
 
     started = time.monotonic()
     report = asyncio.run(asyncio.wait_for(go(), 30))
     assert time.monotonic() - started < 15
-    stored = handoff.store.get(report.orders[0].order_no)
-    assert stored["status"] == "callback_pending" and call.ended
+    stored = b.handoff.store.get(report.orders[0].order_no)
+    assert stored["status"] == "callback_pending" and b.call.ended
