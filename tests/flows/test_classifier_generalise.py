@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.classifier import Classifier
+from tests.flows.classifier_checks import assert_disposition
 
 CASES = [
     ('喂喂 我们厂房后头那堆纸箱子烧起来了 火苗子蹿得老高', 'emergency'),
@@ -563,16 +563,6 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    return Classifier.default()
-
-
 @pytest.mark.parametrize(("text", "disposition"), CASES)
-def test_generalised_wording(clf: Classifier, text: str, disposition: str) -> None:
-    r = clf.classify(text)
-    assert r.disposition == disposition, r
-    if disposition == "emergency":
-        assert r.channel in ("110", "119", "120", "122") and r.evidence
-    if disposition in ("redirect", "decline"):
-        assert r.rule is not None and r.evidence
+def test_generalised_wording(text: str, disposition: str) -> None:
+    assert_disposition(text, disposition)
