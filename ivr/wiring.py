@@ -10,8 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ivr.app import Call, CallEngine
+
+if TYPE_CHECKING:
+    from flows.session import SessionDeps
 
 log = logging.getLogger(__name__)
 logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -21,14 +25,13 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 class Application:
     """The per-call handler plus what must be closed at shutdown."""
 
-    handler_deps: object
+    deps: SessionDeps
     closers: list[object] = field(default_factory=list)
 
     async def __call__(self, call: Call) -> None:
-        from flows.session import SessionDeps, run_call
+        from flows.session import run_call
 
-        assert isinstance(self.handler_deps, SessionDeps)
-        await run_call(call, self.handler_deps)
+        await run_call(call, self.deps)
 
     async def aclose(self) -> None:
         for closer in reversed(self.closers):
