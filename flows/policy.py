@@ -194,6 +194,19 @@ class Deadlines(_Strict):
     category_applies_to: list[Literal["咨询", "求助", "投诉", "举报", "建议", "表扬"]] = []
 
 
+class Learned(_Strict):
+    """How the learned model (flows/classifier/learned.py) and the keyword rules are combined."""
+
+    enabled: bool = True
+    veto_below: float = Field(default=0.01, ge=0, le=1)  # model emergency share under which a weak rule alarm
+    veto_strong_below: float = Field(default=0.0001, ge=0, le=1)  # … and a strong one (a clear trigger) is dropped
+    emergency_share: float = Field(default=0.2, ge=0, le=1)  # model emergency share that raises a confirmed alarm
+    rule_sure: float = Field(default=1.0, ge=0, le=1)  # a rule decision at least this confident stands
+    model_sure: float = Field(default=0.99, ge=0, le=1)  # the model's share it needs to overrule a less sure rule
+    alpha: float = Field(default=0.3, gt=0)  # additive smoothing of the model
+    temperature: float = Field(default=1.0, gt=0)  # divides the model's log-odds (NB is over-sure)
+
+
 class Route(_Strict):
     """How the active city reaches a channel."""
 
@@ -210,6 +223,7 @@ class Policy(_Strict):
     citation_default: str
     min_score: float = Field(default=1.0, gt=0)
     gap: int = Field(default=8, ge=0, le=40)
+    learned: Learned = Learned()
     text: TextRules
     request_types: dict[Literal["咨询", "求助", "投诉", "举报", "建议", "表扬"], Words]
     emergency: list[EmergencyRule]

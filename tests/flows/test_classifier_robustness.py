@@ -186,8 +186,7 @@ def test_fuzz_any_text(text: str) -> None:
 _CLF = Classifier.default()
 
 
-def test_example_fallback_only_when_no_keyword_explains(tmp_path: Path) -> None:
-    from flows.classifier.similar import Similar
+def test_examples_file_teaches_wording_no_keyword_explains(tmp_path: Path) -> None:
     from flows.policy import load_policy
 
     examples = tmp_path / "examples.txt"
@@ -200,18 +199,6 @@ def test_example_fallback_only_when_no_keyword_explains(tmp_path: Path) -> None:
     assert without.classify(text).disposition == "accept" and not without.classify(text).evidence
     r = with_examples.classify(text)
     assert (r.disposition, r.rule) == ("decline", "malicious"), r
-    assert r.confidence < 0.5 and "≈唱歌" not in r.evidence and "≈首歌" in r.evidence
-    # the fallback never overrides a keyword decision
+    assert r.confidence <= 0.7 and any("唱" in e or "歌" in e for e in r.evidence)
+    # a sure keyword decision stands
     assert with_examples.classify("家里停水了") == without.classify("家里停水了")
-    assert Similar.from_file(lambda s: s, tmp_path / "none.txt") is None
-
-
-def test_similar_guess_on_its_own_examples() -> None:
-    from flows.classifier.similar import Similar
-
-    examples = [("停水了好几天", "accept:water"), ("家里停水", "accept:water"),
-                ("起诉他欠钱", "redirect:litigation"), ("我要起诉对方", "redirect:litigation")]
-    sim = Similar(examples, prepare=lambda s: s)
-    g = sim.guess("我想起诉他")
-    assert g is not None and g.label == "redirect:litigation" and "≈起诉" in g.evidence
-    assert sim.guess("") is None

@@ -161,13 +161,13 @@ def test_unquoted_numbers_in_word_lists_are_words(policy_text: str) -> None:
     assert "110" in p.text.empty_phrases
 
 
-def test_fallback_examples_use_known_labels() -> None:
-    from flows.classifier.similar import EXAMPLES
+def test_training_examples_use_known_labels() -> None:
+    from flows.classifier.learned import default_sources, read_examples
 
     p = load_policy()
     known = ({"clarify"} | {f"emergency:{e.id}" for e in p.emergency} | {f"accept:{c}" for c in p.categories}
              | {f"{r.disposition}:{r.id}" for r in p.rules} | {"redirect:other_city"})
-    labels = [line.split("\t", 1)[0] for line in EXAMPLES.read_text(encoding="utf-8").splitlines()
-              if line and not line.startswith("#")]
-    assert len(labels) > 500
-    assert set(labels) <= known
+    for path in default_sources():
+        labels = [label for _text, label in read_examples(path)]
+        assert len(labels) >= 300, path
+        assert set(labels) <= known, (path, set(labels) - known)
