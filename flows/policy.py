@@ -199,7 +199,7 @@ class Learned(_Strict):
 
     enabled: bool = True
     veto_below: float = Field(default=0.01, ge=0, le=1)  # model emergency share under which a weak rule alarm
-    veto_strong_below: float = Field(default=0.0001, ge=0, le=1)  # … and a strong one (a clear trigger) is dropped
+    veto_strong_below: float = Field(default=1e-6, ge=0, le=1)  # … and a strong one (a clear trigger) is dropped
     emergency_share: float = Field(default=0.2, ge=0, le=1)  # model emergency share that raises a confirmed alarm
     rule_sure: float = Field(default=1.0, ge=0, le=1)  # a rule decision at least this confident stands
     model_sure: float = Field(default=0.99, ge=0, le=1)  # the model's share it needs to overrule a less sure rule

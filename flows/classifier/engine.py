@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from flows.classifier.learned import LearnedModel, default_sources, load_model
+from flows.classifier.learned import LearnedModel, Prediction, default_sources, load_model
 from flows.classifier.matcher import CHAR, PINYIN, Hit, Matcher
 from flows.classifier.model import Classification
 from flows.classifier.terms import Term, parse_term
@@ -188,7 +188,9 @@ class Classifier:
         if any(hit.start - 3 <= c.end <= hit.start for c in cues["neg"]):
             return "negated"
         # 怕着火 / 万一漏气 / 火灾隐患: the cue before the trigger or right after it; 有燃气味 … 怕出事 stays current
-        if any(hit.start - 10 <= c.start < hit.end or hit.end <= c.start <= hit.end + 3 for c in cues["hyp"]):
+        # … unless the caller broke off between the cue and the trigger (物业费年年涨 你等一下 楼下着火了)
+        if any((hit.start - 10 <= c.start < hit.end and not any(c.end <= n.start < hit.start for n in cues["now"]))
+               or hit.end <= c.start <= hit.end + 3 for c in cues["hyp"]):
             return "hypothetical"
         if any(c.start >= hit.end and not any(n.end == c.start for n in cues["neg"]) for c in cues["back"]):
             return "hypothetical"  # 着火了 哈哈 骗你的: taken back (still confirmed when nothing else explains it)
@@ -356,15 +358,24 @@ class Classifier:
             return ruled
         em_share = pred.by_disposition.get("emergency", 0.0)
         if ruled.disposition == "emergency":
-            if em_share >= (cfg.veto_strong_below if ruled.confidence >= 0.9 else cfg.veto_below):
+            # a strong alarm is only questioned when it rests on short words alone (没反应, 抢了), never on a pattern
+            # that ties two parts together (打价…见血, 煤气…锈穿)
+            specific = any("…" in ev or len(ev) > 3 for ev in ruled.evidence)
+            floor = (0.0 if specific else cfg.veto_strong_below) if ruled.confidence >= 0.9 else cfg.veto_below
+            if em_share >= floor or self._window_share(text, ruled) >= floor:
                 return ruled
             other = max((d for d in pred.by_disposition if d != "emergency"), key=lambda d: pred.by_disposition[d])
+            if other == "clarify" or pred.by_disposition[other] < 0.9:  # only a concrete other matter outvotes it
+                return ruled
             taken = self._from_label(text, pred.best_of[other], round(0.3 + 0.4 * pred.by_disposition[other], 3),
                                      pred.evidence, rtype)
             return replace(taken, secondary=ruled) if taken is not None else ruled
-        if em_share >= cfg.emergency_share and ruled.confidence < 0.9 and not hazard:
-            raised = self._from_label(text, pred.best_of["emergency"], round(min(0.6, em_share), 3), pred.evidence,
-                                      rtype)
+        alarm_share, alarm = em_share, pred
+        if not hazard and ruled.confidence < 0.9 and em_share < cfg.emergency_share:
+            alarm_share, alarm = self._part_share(text, em_share, pred)
+        if alarm_share >= cfg.emergency_share and ruled.confidence < 0.9 and not hazard:
+            raised = self._from_label(text, alarm.best_of["emergency"], round(min(0.6, alarm_share), 3),
+                                      alarm.evidence, rtype)
             if raised is not None:
                 return replace(raised, secondary=ruled if ruled.disposition != "clarify" else None)
         if ruled.confidence < cfg.rule_sure and pred.share >= cfg.model_sure and pred.disposition != ruled.disposition:
@@ -375,6 +386,35 @@ class Classifier:
                 and pred.label != "accept:other"):
             return replace(ruled, category=pred.label.partition(":")[2], evidence=ruled.evidence + pred.evidence)
         return ruled
+
+    def _part_share(self, text: str, em_share: float, pred: Prediction) -> tuple[float, Prediction]:
+        """For a long call, the highest emergency share of its parts (halves, overlapping): 物业费的事 …
+        哎你等等 楼道里怎么冒这么大的烟 is an emergency even though most of the words are about the fee."""
+        assert self._model is not None
+        norm = self._normalise(text)
+        if len(norm) <= 36:
+            return em_share, pred
+        size = max(18, len(norm) // 2)
+        for start in range(0, len(norm) - size + 1, max(1, size // 2)):
+            part = self._model.predict(norm[start : start + size], self.policy.learned.temperature)
+            if part is not None and part.by_disposition.get("emergency", 0.0) > em_share:
+                em_share, pred = part.by_disposition.get("emergency", 0.0), part
+        return em_share, pred
+
+    def _window_share(self, text: str, ruled: Classification) -> float:
+        """The model's emergency share for the words around the rule's trigger alone: a long call about something
+        else must not outvote 楼下好像着火了 said in the middle of it."""
+        assert self._model is not None
+        norm = self._normalise(text)
+        if len(norm) <= 36:  # a short call is its own window
+            return 0.0
+        for ev in ruled.evidence:
+            part = ev.lstrip("≈").split("…")[0].split("≈")[0]
+            at = norm.find(part) if part else -1
+            if at >= 0:
+                pred = self._model.predict(norm[max(0, at - 12) : at + len(part) + 12], self.policy.learned.temperature)
+                return pred.by_disposition.get("emergency", 0.0) if pred else 1.0
+        return 1.0  # no trigger found in the words: keep the alarm
 
     def _unmatched(self, text: str, norm: str, ranked: list[_Scored], rtype: str | None) -> Classification:
         content = norm

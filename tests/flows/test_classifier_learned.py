@@ -16,7 +16,7 @@ from tests.flows.classifier_checks import default_classifier, rules_classifier
 
 # (text, what the keyword rules alone say, what the combined classifier says)
 RAISED = ["我奶奶坐着坐着就往旁边一倒 嘴也歪了"]  # rules: accept; a stroke, said without a keyword
-VETOED = ["燃气表插卡没反应 充的钱用不上", "我家老人的医保卡刷不了 显示没反应"]  # rules: 120 on 没反应
+VETOED = ["燃气卡插上去没反应 钱充不进去", "我家老人的医保卡刷不了 显示没反应"]  # rules: 120 on 没反应
 ALL_NEW = RAISED + VETOED
 
 
