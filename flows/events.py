@@ -60,6 +60,7 @@ class Hangup:
 class OrderCreated:
     order_no: str
     journaled: bool = False
+    late: bool = False  # a write the session had stopped waiting for: the number only, never a step's answer
 
 
 TransferOutcome = Literal["bridged", "transferred", "no_agent", "caller_hung_up", "agent_hung_up", "failed"]

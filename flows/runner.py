@@ -125,6 +125,12 @@ def step(state: State, event: Event) -> Result:
         return _enter(state, state.flow.start, [])
     if isinstance(event, Failed):
         return _failed(state, event.detail)
+    if isinstance(event, OrderCreated) and (event.late or state.phase != "order"):
+        # an order write the session had stopped waiting for (its guard timed out) landed later: the call goes on
+        # with that order (the agent gets it, the callback names it) instead of writing a second one
+        if state.vars.get("order_no"):
+            return state, []
+        return replace(state, vars={**state.vars, "order_no": event.order_no}), []
     node = state.flow.node(state.node) if state.node else None
     if node is None:
         return state, []

@@ -2,7 +2,17 @@
 
 ``run_call(call, deps)`` is the application for one answered call (an ``ivr.app.CallHandler`` via
 :func:`make_handler`).  Every dependency failure becomes a ``Failed`` event (the flow's error path: error.system
-prompt, then agent or callback) — never an exception out of the call.  Time comes from ``deps.clock``.
+prompt, then agent or callback) — never an exception out of the call.  Time comes from ``deps.clock``, guards
+included.
+
+Two dependencies outlive their guard instead of racing it:
+
+- prompt audio: a slow synthesis is waited for (a warning after ``dependency_timeout``, a failure only after
+  ``render_timeout``; the TTS kills a stuck worker itself), so a slow TTS delays a prompt but never turns it into a
+  system-error apology;
+- order writes: never cancelled.  When the guard gives up the flow takes its error path, the write goes on (the
+  hand-off still journals it if the database fails), and once it lands the flow is told the order number
+  (``OrderCreated``); a later order step of the same call waits for that write instead of writing a second order.
 """
 
 from __future__ import annotations
@@ -10,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from asr import api as speech_api
 from asr.api import SpeechService
@@ -48,6 +58,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 FRAME_SECONDS = FRAME_MS / 1000
 MAX_TYPEAHEAD = 16
+_ORDER_WRITES: set[asyncio.Task[OrderRef]] = set()  # writes outliving their guard (or their call) stay referenced
 
 
 @dataclass
@@ -59,7 +70,8 @@ class SessionDeps:
     contexts: Callable[[], Context]  # a new runner context per call (flows.setup.ContextFactory.new_context)
     speech: SpeechService | None = None  # None or unavailable: DTMF-only mode
     clock: Clock = field(default_factory=LoopClock)
-    dependency_timeout: float = 15.0  # seconds allowed for one order / transfer-start call
+    dependency_timeout: float = 15.0  # seconds the flow waits for one order write / transfer start / hang-up
+    render_timeout: float = 90.0  # seconds one prompt's audio may take (slow TTS) before the flow's error path
     max_call_seconds: float = 1800.0  # then the flow's error path (agent / callback)
     observer: Callable[[Action], None] | None = None  # sees every executed action (logs, metrics, tests)
     render_in_thread: bool = True  # prompt audio may need synthesis: keep it off the event loop
@@ -113,6 +125,7 @@ class _Session:
         self.input_timer: asyncio.Task[None] | None = None
         self.playing_until = 0.0
         self.last_order: OrderRef | None = None
+        self.late_writes: dict[asyncio.Task[OrderRef], str] = {}  # writes their guard gave up on -> kind
         self.tasks: set[asyncio.Task[None]] = set()
         self.call_pump: asyncio.Task[None] | None = None
         self.hung_up = asyncio.Event()
@@ -161,8 +174,7 @@ class _Session:
                 self.call_pump.cancel()
             draft = OrderDraft(call_id=self.call.call_id, caller_number=self.call.caller,
                                content="系统故障，来电直接转人工", callback_requested=True)
-            order = await self._guard(self.deps.handoff.create_order(draft))
-            self.report.orders.append(order)
+            order = await self._write("order", lambda: self.deps.handoff.create_order(draft))
             outcome = await self.deps.handoff.warm_transfer(self.call, order, draft)
             self.report.end_reason = f"system error, agent {outcome.status}"
             if outcome.status == "bridged":
@@ -193,7 +205,20 @@ class _Session:
         self.queue.put_nowait((gen, event))
 
     async def _guard(self, awaitable: Awaitable[T]) -> T:
-        return await asyncio.wait_for(awaitable, self.deps.dependency_timeout)
+        """The result of ``awaitable``, or TimeoutError (the awaitable cancelled) after ``dependency_timeout`` on the
+        session's clock (virtual in tests, so a slow fake dependency times out without real waiting)."""
+        limit = self.deps.dependency_timeout
+        task = asyncio.ensure_future(awaitable)
+        timer = asyncio.ensure_future(self.clock.sleep(limit))
+        try:
+            await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not task.done():
+                task.cancel()
+        if not task.done() or task.cancelled():
+            raise TimeoutError(f"no answer within {limit:g} s")
+        return task.result()
 
     # ---- inputs ---------------------------------------------------------------------------------------
     def _on_audio(self, frame: bytes) -> None:
@@ -333,10 +358,10 @@ class _Session:
         if self.call.ended:
             return
         self.slots_used[action.prompt_id] = dict(action.slots)
-        if self.deps.render_in_thread:
-            audio = await self._guard(asyncio.to_thread(self.deps.prompts.audio, action.prompt_id, action.slots))
-        else:
-            audio = self.deps.prompts.audio(action.prompt_id, action.slots)
+        audio = await self._render(action)
+        if audio is None or self.call.ended:
+            return
+        log.debug("call %s: play %s %s", self.call.call_id, action.prompt_id, dict(action.slots) or "")
         playback = self.call.play(audio, interruptible=action.barge_in)
         seconds = len(audio) / (2 * SAMPLE_RATE)
         self.playing_until = max(self.playing_until, self.clock.now()) + seconds
@@ -349,6 +374,39 @@ class _Session:
             self._put(PromptDone(action.play_id, bool(completed)))
 
         self._spawn(finished())
+
+    async def _render(self, action: Play) -> bytes | None:
+        """The prompt's audio; None if the caller hung up while it was being synthesized.
+
+        Synthesis runs in a thread that cannot be cancelled and fills the cache anyway, so a slow one is waited
+        for: giving up early would only replace the prompt by an apology for a failure that did not happen.
+        """
+        if not self.deps.render_in_thread:
+            return self.deps.prompts.audio(action.prompt_id, action.slots)
+        render = asyncio.ensure_future(asyncio.to_thread(self.deps.prompts.audio, action.prompt_id, action.slots))
+        hung_up = asyncio.ensure_future(self.hung_up.wait())
+        started = self.clock.now()
+        warn_after = min(self.deps.dependency_timeout, self.deps.render_timeout)
+        try:
+            for n, limit in enumerate((warn_after, self.deps.render_timeout - warn_after)):
+                timer = asyncio.ensure_future(self.clock.sleep(limit))
+                try:
+                    await asyncio.wait({render, hung_up, timer}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    timer.cancel()
+                if render.done():
+                    if n and render.exception() is None:
+                        log.warning("call %s: prompt %s rendered after %.1f s", self.call.call_id, action.prompt_id,
+                                    self.clock.now() - started)
+                    return render.result()
+                if hung_up.done():
+                    return None
+                if not n:
+                    log.warning("call %s: prompt %s still rendering after %.0f s (slow TTS); waiting for it",
+                                self.call.call_id, action.prompt_id, warn_after)
+            raise TimeoutError(f"prompt {action.prompt_id} not rendered within {self.deps.render_timeout:g} s")
+        finally:
+            hung_up.cancel()
 
     def _listen(self, action: Listen) -> None:
         self._end_listening()
@@ -392,12 +450,56 @@ class _Session:
         self._end_listening()
         draft = self._with_texts(action.draft)
         if isinstance(action, RecordUnreasonable):
-            ref = await self._guard(self.deps.handoff.record_unreasonable(draft))
+            ref = await self._write("unreasonable", lambda: self.deps.handoff.record_unreasonable(draft))
         else:
-            ref = await self._guard(self.deps.handoff.create_order(draft))
-        self.last_order = ref
-        self.report.orders.append(ref)
+            ref = await self._write("order", lambda: self.deps.handoff.create_order(draft))
         self._put(OrderCreated(ref.order_no, ref.journaled))
+
+    async def _write(self, kind: str, start: Callable[[], Coroutine[Any, Any, OrderRef]]) -> OrderRef:
+        """Commit an order (``kind`` "order") or an unreasonable-demand record within the guard, without ever
+        cancelling the write; a write of the same kind still running from an earlier step is waited for instead of
+        writing a second one (see the module docstring)."""
+        running = [t for t, k in self.late_writes.items() if k == kind and not t.done()]
+        if running:
+            task = running[0]
+            log.warning("call %s: an earlier %s write is still running; waiting for it instead of writing a "
+                        "second one", self.call.call_id, kind)
+        else:
+            task = asyncio.ensure_future(start())
+            _ORDER_WRITES.add(task)
+            task.add_done_callback(_ORDER_WRITES.discard)
+        try:
+            ref = await self._guard(asyncio.shield(task))
+        except TimeoutError:
+            if task not in self.late_writes:
+                self.late_writes[task] = kind
+                task.add_done_callback(self._late_order)
+            log.warning("call %s: order write not done after %.0f s; the flow goes on, the write too",
+                        self.call.call_id, self.deps.dependency_timeout)
+            raise
+        self.late_writes.pop(task, None)  # claimed here: no late OrderCreated for it
+        self._record(ref)
+        return ref
+
+    def _late_order(self, task: asyncio.Task[OrderRef]) -> None:
+        """An order write the guard gave up on has finished: tell the flow its number (once)."""
+        if self.late_writes.pop(task, None) is None:
+            return
+        if task.cancelled() or task.exception() is not None:
+            log.error("call %s: order write failed after its guard had given up: %r", self.call.call_id,
+                      None if task.cancelled() else task.exception())
+            return
+        ref = task.result()
+        log.warning("call %s: order %s written after its guard had given up; the call goes on with it",
+                    self.call.call_id, ref.order_no)
+        self._record(ref)
+        self._put(OrderCreated(ref.order_no, ref.journaled, late=True))
+
+    def _record(self, ref: OrderRef) -> None:
+        self.last_order = ref
+        if ref not in self.report.orders:
+            self.report.orders.append(ref)
+            log.info("call %s: order %s%s", self.call.call_id, ref.order_no, " (journaled)" if ref.journaled else "")
 
     async def _transfer(self, action: Transfer) -> None:
         self._end_listening()
@@ -407,9 +509,9 @@ class _Session:
             return
         draft = self._with_texts(action.draft) if action.draft is not None else OrderDraft(
             call_id=self.call.call_id, caller_number=self.call.caller)
-        if self.last_order is None:  # an agent always gets an order
-            self.last_order = await self._guard(self.deps.handoff.create_order(draft))
-            self.report.orders.append(self.last_order)
+        order = self.last_order
+        if order is None:  # an agent always gets an order (the one still being written, if any)
+            order = await self._write("order", lambda: self.deps.handoff.create_order(draft))
         # the hand-off reads the call's events while it runs: pause our reader
         if self.call_pump is not None:
             self.call_pump.cancel()
@@ -417,7 +519,7 @@ class _Session:
                 await self.call_pump
         outcome = None
         try:
-            outcome = await self.deps.handoff.warm_transfer(self.call, self.last_order, draft)
+            outcome = await self.deps.handoff.warm_transfer(self.call, order, draft)
         finally:
             # once bridged, the hand-off watches both legs (agent hangs up first -> retry / callback offer to the
             # caller): our reader would swallow the caller's keys, so it stays off
