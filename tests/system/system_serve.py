@@ -39,14 +39,15 @@ def serve_env(workdir: Path, cache_dir: Path, **extra: str) -> dict[str, str]:
 
 
 class Serve:
-    """``hotline serve --host 127.0.0.1 --port 0`` in ``workdir``; output in ``workdir/serve.log``."""
+    """``hotline serve --host 127.0.0.1 --port 0`` in ``workdir``; output in ``workdir/serve.log`` (``debug``: with
+    ``-vv``, e.g. every prompt a call plays and every synthesis with its duration)."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], *args: str) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], *args: str, debug: bool = False) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.log_path = workdir / "serve.log"
         self._log = open(self.log_path, "wb")
-        argv = [str(HOTLINE), "serve", "--host", "127.0.0.1", "--port", "0", *args]
+        argv = [str(HOTLINE), *(["-vv"] if debug else []), "serve", "--host", "127.0.0.1", "--port", "0", *args]
         self.proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self.port = 0
 
@@ -67,6 +68,9 @@ class Serve:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
 
     def terminate(self, timeout: float = 20.0) -> int:
         if self.proc.poll() is None:

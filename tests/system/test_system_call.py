@@ -13,6 +13,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -142,54 +143,84 @@ def call(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallResult]:
            "confirm.yes_no_keypad", "transfer.no_agent_callback", "goodbye"]  # fmt: skip
     prompts = {i: pcm16(service.audio(i)) for i in ids}
     prompts["confirm.readback"] = pcm16(service.audio("confirm.readback", KEYPAD_READBACK))
-    serve = Serve(root / "serve", serve_env(root / "serve", cache))
+    serve = Serve(root / "serve", serve_env(root / "serve", cache), debug=True)
     caller = Baresip(root / "caller", user=CALLER, audio_source=write_tone(root / "silence.wav", 0.0, 240.0, 0.0))
+    heard: dict[str, Match] = {}
+    pressed: dict[str, float] = {}
     try:
-        serve.wait_listening()
-        timings = {"serve_start_s": time.monotonic() - began}
-        caller.start(dial=f"sip:12345@{serve.target}", seconds=240)
-        heard: dict[str, Match] = {}
-        pressed: dict[str, float] = {}
-
-        def rec_s() -> float:
-            return caller.recorded_seconds()
-
-        heard["greeting"] = _heard(caller, prompts["greeting"], 0.0, timeout=30)
-        heard["recording_notice"] = _heard(caller, prompts["recording_notice"], heard["greeting"].start_s + 2)
-        heard["asr_unavailable"] = _heard(caller, prompts["asr_unavailable"], heard["recording_notice"].start_s + 2)
-        heard["menu.keypad"] = _heard(caller, prompts["menu.keypad"], heard["asr_unavailable"].start_s + 2, 1.2)
-        pressed["menu"] = rec_s()
-        caller.press("1")  # 反映问题
-        heard["ask.phone_keypad"] = _heard(caller, prompts["ask.phone_keypad"], pressed["menu"], 1.2)
-        pressed["phone"] = rec_s()
-        for key in CONTACT + "#":
-            caller.press(key)
-            time.sleep(0.25)  # the caller's own key rhythm (each key needs its RFC 4733 end packets)
-        heard["confirm.readback"] = _heard(caller, prompts["confirm.readback"], pressed["phone"], 3.0)
-        heard["confirm.yes_no_keypad"] = _heard(
-            caller, prompts["confirm.yes_no_keypad"], heard["confirm.readback"].start_s + 10, 1.2
-        )
-        pressed["confirm"] = rec_s()
-        caller.press("1")  # 信息正确
-        db = root / "serve" / "hotline.db"
-        wait_until(lambda: _orders(db), 15, 0.2, what="a work order in the SQLite database")
-        order_no = str(_orders(db)[0]["order_no"])
-        prompts["order.created"] = pcm16(service.audio("order.created", {"order_no": order_no}))
-        prompts["callback.promise"] = pcm16(service.audio("callback.promise", {"order_no": order_no}))
-        heard["order.created"] = _heard(caller, prompts["order.created"], pressed["confirm"], 2.0)
-        pressed["malformed_sip"] = rec_s()  # while order.created plays (it cannot be interrupted)
-        replies = _malformed_sip(serve.port)
-        caller.wait_call_end(timeout=90)
-        timings["call_s"] = time.monotonic() - began - timings["serve_start_s"]
-        recording = read_live_wav(caller.recording())
-        exit_code = serve.terminate()  # SIGTERM after a real call
-        yield CallResult(
-            recording, prompts, heard, pressed, _orders(db), replies, serve.log(), caller.log(), exit_code, timings
-        )
+        with _explained(serve, heard, pressed):
+            result = _make_the_call(serve, caller, service, prompts, heard, pressed, root, began)
+        yield result
     finally:
         caller.stop()
         serve.kill()
         service.close()
+
+
+@contextmanager
+def _explained(serve: Serve, heard: dict[str, Match], pressed: dict[str, float]) -> Iterator[None]:
+    """A failure while making the call says what the caller had heard and pressed, and what the server logged."""
+    try:
+        yield
+    except Exception as exc:
+        so_far = ", ".join(f"{pid} at {m.start_s:.1f} s" for pid, m in heard.items()) or "nothing"
+        keys = ", ".join(f"{step} at {t:.1f} s" for step, t in pressed.items()) or "none"
+        what = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
+        raise AssertionError(
+            f"{what}\ncaller heard: {so_far}; keys pressed: {keys}\n"
+            f"--- {serve.log_path}, last 60 lines ---\n{serve.log_tail(60)}"
+        ) from exc
+
+
+def _make_the_call(
+    serve: Serve,
+    caller: Baresip,
+    service: PromptService,
+    prompts: dict[str, np.ndarray],
+    heard: dict[str, Match],
+    pressed: dict[str, float],
+    root: Path,
+    began: float,
+) -> CallResult:
+    serve.wait_listening()
+    timings = {"serve_start_s": time.monotonic() - began}
+    caller.start(dial=f"sip:12345@{serve.target}", seconds=240)
+
+    def rec_s() -> float:
+        return caller.recorded_seconds()
+
+    heard["greeting"] = _heard(caller, prompts["greeting"], 0.0, timeout=30)
+    heard["recording_notice"] = _heard(caller, prompts["recording_notice"], heard["greeting"].start_s + 2)
+    heard["asr_unavailable"] = _heard(caller, prompts["asr_unavailable"], heard["recording_notice"].start_s + 2)
+    heard["menu.keypad"] = _heard(caller, prompts["menu.keypad"], heard["asr_unavailable"].start_s + 2, 1.2)
+    pressed["menu"] = rec_s()
+    caller.press("1")  # 反映问题
+    heard["ask.phone_keypad"] = _heard(caller, prompts["ask.phone_keypad"], pressed["menu"], 1.2)
+    pressed["phone"] = rec_s()
+    for key in CONTACT + "#":
+        caller.press(key)
+        time.sleep(0.25)  # the caller's own key rhythm (each key needs its RFC 4733 end packets)
+    heard["confirm.readback"] = _heard(caller, prompts["confirm.readback"], pressed["phone"], 3.0)
+    heard["confirm.yes_no_keypad"] = _heard(
+        caller, prompts["confirm.yes_no_keypad"], heard["confirm.readback"].start_s + 10, 1.2
+    )
+    pressed["confirm"] = rec_s()
+    caller.press("1")  # 信息正确
+    db = root / "serve" / "hotline.db"
+    wait_until(lambda: _orders(db), 15, 0.2, what="a work order in the SQLite database")
+    order_no = str(_orders(db)[0]["order_no"])
+    prompts["order.created"] = pcm16(service.audio("order.created", {"order_no": order_no}))
+    prompts["callback.promise"] = pcm16(service.audio("callback.promise", {"order_no": order_no}))
+    heard["order.created"] = _heard(caller, prompts["order.created"], pressed["confirm"], 2.0)
+    pressed["malformed_sip"] = rec_s()  # while order.created plays (it cannot be interrupted)
+    replies = _malformed_sip(serve.port)
+    caller.wait_call_end(timeout=90)
+    timings["call_s"] = time.monotonic() - began - timings["serve_start_s"]
+    recording = read_live_wav(caller.recording())
+    exit_code = serve.terminate()  # SIGTERM after a real call
+    return CallResult(
+        recording, prompts, heard, pressed, _orders(db), replies, serve.log(), caller.log(), exit_code, timings
+    )
 
 
 def _assert_played_whole(result: CallResult, prompt_id: str, after_s: float) -> Match:
