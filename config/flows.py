@@ -19,5 +19,6 @@ class FlowsConfig(BaseModel):
     split_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # weaker second readings are no split
     agent_queue: str = "default"
     max_call_seconds: float = Field(default=1800.0, gt=0)  # a call still in the flow after this goes to an agent
-    dependency_timeout: float = Field(default=15.0, gt=0)  # order store / prompt synthesis call limit
+    dependency_timeout: float = Field(default=15.0, gt=0)  # order write / transfer start limit; slow-prompt warning
+    render_timeout: float = Field(default=90.0, gt=0)  # a prompt's synthesis may take this long before the error path
     channels: dict[str, ChannelConf] = Field(default_factory=dict)

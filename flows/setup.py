@@ -90,4 +90,5 @@ def session_deps(prompts: PromptSource, handoff: Handoff, speech: SpeechService 
     factory.new_context()  # fail at start-up, not on the first call, when the flow file is invalid
     return SessionDeps(prompts=prompts, handoff=handoff, contexts=factory.new_context, speech=speech,
                        dependency_timeout=factory.conf.dependency_timeout,
+                       render_timeout=factory.conf.render_timeout,
                        max_call_seconds=factory.conf.max_call_seconds)
