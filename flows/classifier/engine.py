@@ -180,7 +180,7 @@ class Classifier:
         else:
             ruled = self._decide(text, norm, ranked, rtype, by_label)
         hazard = any(by_label.get(f"cue:{k}") for k in ("hyp", "past", "back", "after"))
-        return self._combine(text, ruled, rtype, hazard)
+        return self._combine(text, norm, ruled, rtype, hazard)
 
     # -- emergency ------------------------------------------------------------------------------------------------
     def _context(self, hit: Hit, cues: dict[str, list[Hit]]) -> str:
@@ -339,7 +339,8 @@ class Classifier:
             return Classification(text, "clarify", confidence=conf, evidence=evidence, request_type=rtype)
         return None
 
-    def _combine(self, text: str, ruled: Classification, rtype: str | None, hazard: bool) -> Classification:
+    def _combine(self, text: str, norm: str, ruled: Classification, rtype: str | None,
+                 hazard: bool) -> Classification:
         """The keyword decision, checked against the learned model (thresholds in policy ``learned:``, chosen by
         leave-one-author-out accuracy over flows/classifier/training; see bench/classifier_accuracy.py --cross).
 
@@ -353,7 +354,7 @@ class Classifier:
         if self._model is None:
             return ruled
         cfg = self.policy.learned
-        pred = self._model.predict(text, cfg.temperature)
+        pred = self._model.predict_prepared(norm, cfg.temperature)
         if pred is None or not pred.evidence:  # nothing the model learned is in the words ("G", "喂")
             return ruled
         em_share = pred.by_disposition.get("emergency", 0.0)
@@ -362,7 +363,7 @@ class Classifier:
             # that ties two parts together (打价…见血, 煤气…锈穿)
             specific = any("…" in ev or len(ev) > 3 for ev in ruled.evidence)
             floor = (0.0 if specific else cfg.veto_strong_below) if ruled.confidence >= 0.9 else cfg.veto_below
-            if em_share >= floor or self._window_share(text, ruled) >= floor:
+            if em_share >= floor or self._window_share(norm, ruled) >= floor:
                 return ruled
             other = max((d for d in pred.by_disposition if d != "emergency"), key=lambda d: pred.by_disposition[d])
             if other == "clarify" or pred.by_disposition[other] < 0.9:  # only a concrete other matter outvotes it
@@ -372,7 +373,7 @@ class Classifier:
             return replace(taken, secondary=ruled) if taken is not None else ruled
         alarm_share, alarm = em_share, pred
         if not hazard and ruled.confidence < 0.9 and em_share < cfg.emergency_share:
-            alarm_share, alarm = self._part_share(text, em_share, pred)
+            alarm_share, alarm = self._part_share(norm, em_share, pred)
         if alarm_share >= cfg.emergency_share and ruled.confidence < 0.9 and not hazard:
             raised = self._from_label(text, alarm.best_of["emergency"], round(min(0.6, alarm_share), 3),
                                       alarm.evidence, rtype)
@@ -387,32 +388,31 @@ class Classifier:
             return replace(ruled, category=pred.label.partition(":")[2], evidence=ruled.evidence + pred.evidence)
         return ruled
 
-    def _part_share(self, text: str, em_share: float, pred: Prediction) -> tuple[float, Prediction]:
+    def _part_share(self, norm: str, em_share: float, pred: Prediction) -> tuple[float, Prediction]:
         """For a long call, the highest emergency share of its parts (halves, overlapping): 物业费的事 …
         哎你等等 楼道里怎么冒这么大的烟 is an emergency even though most of the words are about the fee."""
         assert self._model is not None
-        norm = self._normalise(text)
         if len(norm) <= 36:
             return em_share, pred
         size = max(18, len(norm) // 2)
         for start in range(0, len(norm) - size + 1, max(1, size // 2)):
-            part = self._model.predict(norm[start : start + size], self.policy.learned.temperature)
+            part = self._model.predict_prepared(norm[start : start + size], self.policy.learned.temperature)
             if part is not None and part.by_disposition.get("emergency", 0.0) > em_share:
                 em_share, pred = part.by_disposition.get("emergency", 0.0), part
         return em_share, pred
 
-    def _window_share(self, text: str, ruled: Classification) -> float:
+    def _window_share(self, norm: str, ruled: Classification) -> float:
         """The model's emergency share for the words around the rule's trigger alone: a long call about something
         else must not outvote 楼下好像着火了 said in the middle of it."""
         assert self._model is not None
-        norm = self._normalise(text)
         if len(norm) <= 36:  # a short call is its own window
             return 0.0
         for ev in ruled.evidence:
             part = ev.lstrip("≈").split("…")[0].split("≈")[0]
             at = norm.find(part) if part else -1
             if at >= 0:
-                pred = self._model.predict(norm[max(0, at - 12) : at + len(part) + 12], self.policy.learned.temperature)
+                window = norm[max(0, at - 12) : at + len(part) + 12]
+                pred = self._model.predict_prepared(window, self.policy.learned.temperature)
                 return pred.by_disposition.get("emergency", 0.0) if pred else 1.0
         return 1.0  # no trigger found in the words: keep the alarm
 

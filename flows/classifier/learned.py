@@ -130,7 +130,11 @@ class LearnedModel:
     def predict(self, text: str, temperature: float = 1.0) -> Prediction | None:
         """None when the utterance shares no feature with the training sentences. ``temperature`` flattens the
         posterior (NB's independence assumption makes it far too sure of itself)."""
-        feats = [f for f in features(self._prepare(text)) if f in self.vocab]
+        return self.predict_prepared(self._prepare(text), temperature)
+
+    def predict_prepared(self, norm: str, temperature: float = 1.0) -> Prediction | None:
+        """:meth:`predict` for text already prepared (normalised) the way the model's training text was."""
+        feats = [f for f in features(norm) if f in self.vocab]
         if not feats:
             return None
         idx = np.fromiter((self.vocab[f] for f in feats), dtype=np.int64, count=len(feats))
