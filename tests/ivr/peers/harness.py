@@ -41,6 +41,33 @@ def free_port(host: str = LOOPBACK) -> int:
     raise RuntimeError("no free port")
 
 
+_sip_base = itertools.count(random.randrange(12000, 19000, 2), 2)
+
+
+def _free_tcp_udp(host: str, port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_sip_port(host: str = LOOPBACK) -> int:
+    """A SIP port for baresip: it binds UDP and TCP on the port and its SIP/TLS transport on the port + 1, so both
+    must be free.  Taken below the kernel's ephemeral range (32768-60999), where no client socket of another
+    process (PostgreSQL, Redis, Chromium connections) can grab the + 1 port between this check and baresip's bind;
+    a per-process counter keeps two baresips of one test apart."""
+    for _ in range(500):
+        port = next(_sip_base)
+        if port > 19998:
+            port = 12000 + port % 8000
+        if _free_tcp_udp(host, port) and _free_tcp_udp(host, port + 1):
+            return port
+    raise RuntimeError("no free SIP port pair")
+
+
 def free_port_block(count: int = 4, host: str = LOOPBACK) -> int:
     """The first of ``count`` consecutive UDP ports (even first) that are free right now."""
     for _ in range(200):
@@ -159,8 +186,8 @@ class Baresip:
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.sip_port = self.sip_port or free_port()
-        self.cons_port = self.cons_port or free_port()
+        self.sip_port = self.sip_port or free_sip_port()
+        self.cons_port = self.cons_port or free_sip_port()
         self.rtp = self.rtp if self.rtp != (0, 0) else rtp_range()
         self.log_path = self.workdir / "baresip.log"
         self.rec_dir = self.workdir / "rec"
