@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from asr import api as speech_api
 from asr.api import SpeechService
@@ -50,6 +50,7 @@ from flows.events import (
     TransferDone,
 )
 from flows.keypad import DigitCollector
+from flows.order_writes import OrderWrites
 from flows.runner import Context, State, new_call, step
 from ivr.app import FRAME_MS, SAMPLE_RATE, Call, CallHandler, DigitEvent, HangupEvent
 from prompts.api import PromptSource
@@ -58,7 +59,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 FRAME_SECONDS = FRAME_MS / 1000
 MAX_TYPEAHEAD = 16
-_ORDER_WRITES: set[asyncio.Task[OrderRef]] = set()  # writes outliving their guard (or their call) stay referenced
 
 
 @dataclass
@@ -125,7 +125,7 @@ class _Session:
         self.input_timer: asyncio.Task[None] | None = None
         self.playing_until = 0.0
         self.last_order: OrderRef | None = None
-        self.late_writes: dict[asyncio.Task[OrderRef], str] = {}  # writes their guard gave up on -> kind
+        self.writes = OrderWrites(call.call_id, self._guard, deps.dependency_timeout, self._landed)
         self.tasks: set[asyncio.Task[None]] = set()
         self.call_pump: asyncio.Task[None] | None = None
         self.hung_up = asyncio.Event()
@@ -174,7 +174,7 @@ class _Session:
                 self.call_pump.cancel()
             draft = OrderDraft(call_id=self.call.call_id, caller_number=self.call.caller,
                                content="系统故障，来电直接转人工", callback_requested=True)
-            order = await self._write("order", lambda: self.deps.handoff.create_order(draft))
+            order = await self.writes.write("order", lambda: self.deps.handoff.create_order(draft))
             outcome = await self.deps.handoff.warm_transfer(self.call, order, draft)
             self.report.end_reason = f"system error, agent {outcome.status}"
             if outcome.status == "bridged":
@@ -450,50 +450,16 @@ class _Session:
         self._end_listening()
         draft = self._with_texts(action.draft)
         if isinstance(action, RecordUnreasonable):
-            ref = await self._write("unreasonable", lambda: self.deps.handoff.record_unreasonable(draft))
+            ref = await self.writes.write("unreasonable", lambda: self.deps.handoff.record_unreasonable(draft))
         else:
-            ref = await self._write("order", lambda: self.deps.handoff.create_order(draft))
+            ref = await self.writes.write("order", lambda: self.deps.handoff.create_order(draft))
         self._put(OrderCreated(ref.order_no, ref.journaled))
 
-    async def _write(self, kind: str, start: Callable[[], Coroutine[Any, Any, OrderRef]]) -> OrderRef:
-        """Commit an order (``kind`` "order") or an unreasonable-demand record within the guard, without ever
-        cancelling the write; a write of the same kind still running from an earlier step is waited for instead of
-        writing a second one (see the module docstring)."""
-        running = [t for t, k in self.late_writes.items() if k == kind and not t.done()]
-        if running:
-            task = running[0]
-            log.warning("call %s: an earlier %s write is still running; waiting for it instead of writing a "
-                        "second one", self.call.call_id, kind)
-        else:
-            task = asyncio.ensure_future(start())
-            _ORDER_WRITES.add(task)
-            task.add_done_callback(_ORDER_WRITES.discard)
-        try:
-            ref = await self._guard(asyncio.shield(task))
-        except TimeoutError:
-            if task not in self.late_writes:
-                self.late_writes[task] = kind
-                task.add_done_callback(self._late_order)
-            log.warning("call %s: order write not done after %.0f s; the flow goes on, the write too",
-                        self.call.call_id, self.deps.dependency_timeout)
-            raise
-        self.late_writes.pop(task, None)  # claimed here: no late OrderCreated for it
+    def _landed(self, ref: OrderRef, late: bool) -> None:
+        """An order write finished: waited for by an order step, or ``late`` (its guard had given up)."""
         self._record(ref)
-        return ref
-
-    def _late_order(self, task: asyncio.Task[OrderRef]) -> None:
-        """An order write the guard gave up on has finished: tell the flow its number (once)."""
-        if self.late_writes.pop(task, None) is None:
-            return
-        if task.cancelled() or task.exception() is not None:
-            log.error("call %s: order write failed after its guard had given up: %r", self.call.call_id,
-                      None if task.cancelled() else task.exception())
-            return
-        ref = task.result()
-        log.warning("call %s: order %s written after its guard had given up; the call goes on with it",
-                    self.call.call_id, ref.order_no)
-        self._record(ref)
-        self._put(OrderCreated(ref.order_no, ref.journaled, late=True))
+        if late:
+            self._put(OrderCreated(ref.order_no, ref.journaled, late=True))
 
     def _record(self, ref: OrderRef) -> None:
         self.last_order = ref
@@ -511,7 +477,7 @@ class _Session:
             call_id=self.call.call_id, caller_number=self.call.caller)
         order = self.last_order
         if order is None:  # an agent always gets an order (the one still being written, if any)
-            order = await self._write("order", lambda: self.deps.handoff.create_order(draft))
+            order = await self.writes.write("order", lambda: self.deps.handoff.create_order(draft))
         # the hand-off reads the call's events while it runs: pause our reader
         if self.call_pump is not None:
             self.call_pump.cancel()
