@@ -10,9 +10,10 @@ Two dependencies outlive their guard instead of racing it:
 - prompt audio: a slow synthesis is waited for (a warning after ``dependency_timeout``, a failure only after
   ``render_timeout``; the TTS kills a stuck worker itself), so a slow TTS delays a prompt but never turns it into a
   system-error apology;
-- order writes: never cancelled.  When the guard gives up the flow takes its error path, the write goes on (the
-  hand-off still journals it if the database fails), and once it lands the flow is told the order number
-  (``OrderCreated``); a later order step of the same call waits for that write instead of writing a second order.
+- order writes (flows/order_writes.py): never cancelled.  When the guard gives up the flow takes its error path,
+  the write goes on (the hand-off still journals it if the database fails), and once it lands the flow is told the
+  order number (``OrderCreated``); a later order step of the same call waits for that write instead of writing a
+  second order.
 """
 
 from __future__ import annotations
