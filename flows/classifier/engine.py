@@ -22,6 +22,8 @@ _WEAK_PAIR_OVERRIDE = 3.5  # two weak signs yield only to an explicit matter (�
 _OTHER_CITY = "other_city"
 _PAST_INFIXES = ("过", "过一次", "过一回", "过两次", "过几次", "过好几次", "过一场")
 _SWITCH_CUES = ("另外", "还有", "顺便", "顺带", "对了", "再问")  # addendum cues that switch topic (not 还想, 也要)
+_STRONG = 0.9  # a rule decision at least this confident rests on a clear keyword (an emergency: a strong trigger)
+_LONG_CALL = 36  # normalised characters beyond which the model also judges parts of the call
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,7 @@ def _greedy(hits: list[Hit]) -> tuple[float, tuple[Hit, ...]]:
 class Classifier:
     """Build once from a :class:`Policy`; :meth:`classify` is pure and fast (well under 1 ms per utterance)."""
 
-    def __init__(self, policy: Policy, *, use_examples: bool = True, examples: Path | None = None,
-                 sources: list[Path] | None = None) -> None:
+    def __init__(self, policy: Policy, *, use_examples: bool = True, sources: list[Path] | None = None) -> None:
         self.policy = policy
         t = policy.text
         entries: list[tuple[str, Term]] = []
@@ -134,7 +135,7 @@ class Classifier:
         self._em: dict[str, EmergencyRule] = {em.id: em for em in policy.emergency}
         self._model: LearnedModel | None = None
         if use_examples and policy.learned.enabled:
-            files = sources if sources is not None else ([examples] if examples else default_sources())
+            files = sources if sources is not None else default_sources()
             fingerprint = repr((sorted(t.rewrite.items()), t.filler_chars))
             self._model = load_model(files, self._normalise, fingerprint, policy.learned.alpha)
         self._rules = {r.id: r for r in policy.rules}
@@ -362,7 +363,7 @@ class Classifier:
             # a strong alarm is only questioned when it rests on short words alone (没反应, 抢了), never on a pattern
             # that ties two parts together (打价…见血, 煤气…锈穿)
             specific = any("…" in ev or len(ev) > 3 for ev in ruled.evidence)
-            floor = (0.0 if specific else cfg.veto_strong_below) if ruled.confidence >= 0.9 else cfg.veto_below
+            floor = (0.0 if specific else cfg.veto_strong_below) if ruled.confidence >= _STRONG else cfg.veto_below
             if em_share >= floor or self._window_share(norm, ruled) >= floor:
                 return ruled
             other = max((d for d in pred.by_disposition if d != "emergency"), key=lambda d: pred.by_disposition[d])
@@ -371,14 +372,13 @@ class Classifier:
             taken = self._from_label(text, pred.best_of[other], round(0.3 + 0.4 * pred.by_disposition[other], 3),
                                      pred.evidence, rtype)
             return replace(taken, secondary=ruled) if taken is not None else ruled
-        alarm_share, alarm = em_share, pred
-        if not hazard and ruled.confidence < 0.9 and em_share < cfg.emergency_share:
+        if not hazard and ruled.confidence < _STRONG:
             alarm_share, alarm = self._part_share(norm, em_share, pred)
-        if alarm_share >= cfg.emergency_share and ruled.confidence < 0.9 and not hazard:
-            raised = self._from_label(text, alarm.best_of["emergency"], round(min(0.6, alarm_share), 3),
-                                      alarm.evidence, rtype)
-            if raised is not None:
-                return replace(raised, secondary=ruled if ruled.disposition != "clarify" else None)
+            if alarm_share >= cfg.emergency_share:
+                raised = self._from_label(text, alarm.best_of["emergency"], round(min(0.6, alarm_share), 3),
+                                          alarm.evidence, rtype)
+                if raised is not None:
+                    return replace(raised, secondary=ruled if ruled.disposition != "clarify" else None)
         if ruled.confidence < cfg.rule_sure and pred.share >= cfg.model_sure and pred.disposition != ruled.disposition:
             taken = self._from_label(text, pred.label, round(0.3 + 0.4 * pred.share, 3), pred.evidence, rtype)
             if taken is not None:
@@ -389,10 +389,11 @@ class Classifier:
         return ruled
 
     def _part_share(self, norm: str, em_share: float, pred: Prediction) -> tuple[float, Prediction]:
-        """For a long call, the highest emergency share of its parts (halves, overlapping): 物业费的事 …
-        哎你等等 楼道里怎么冒这么大的烟 is an emergency even though most of the words are about the fee."""
+        """The whole call's emergency share, or for a long call whose whole is not enough, the highest share of
+        its parts (halves, overlapping): 物业费的事 … 哎你等等 楼道里怎么冒这么大的烟 is an emergency even though most
+        of the words are about the fee."""
         assert self._model is not None
-        if len(norm) <= 36:
+        if len(norm) <= _LONG_CALL or em_share >= self.policy.learned.emergency_share:
             return em_share, pred
         size = max(18, len(norm) // 2)
         for start in range(0, len(norm) - size + 1, max(1, size // 2)):
@@ -405,7 +406,7 @@ class Classifier:
         """The model's emergency share for the words around the rule's trigger alone: a long call about something
         else must not outvote 楼下好像着火了 said in the middle of it."""
         assert self._model is not None
-        if len(norm) <= 36:  # a short call is its own window
+        if len(norm) <= _LONG_CALL:  # a short call is its own window
             return 0.0
         for ev in ruled.evidence:
             part = ev.lstrip("≈").split("…")[0].split("≈")[0]

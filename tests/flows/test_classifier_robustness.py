@@ -193,7 +193,7 @@ def test_examples_file_teaches_wording_no_keyword_explains(tmp_path: Path) -> No
     examples.write_text("# comment\ndecline:malicious\t天天半夜给你们唱歌听\ndecline:malicious\t我给你们唱首歌听听\n"
                         "accept:water\t水龙头不出水了\nbroken line without a tab\n", encoding="utf-8")
     policy = load_policy()
-    with_examples = Classifier(policy, examples=examples)
+    with_examples = Classifier(policy, sources=[examples])
     without = Classifier(policy, use_examples=False)
     text = "我想给你们唱首歌 听不听"  # no keyword at all
     assert without.classify(text).disposition == "accept" and not without.classify(text).evidence
