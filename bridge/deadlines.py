@@ -1,5 +1,10 @@
 """Due times from request type, urgency and category rules, counted in working days with a holiday calendar.
 
+The calendar's base is the State Council's, from the maintained ``chinesecalendar`` package (holidays and 调休
+make-up working days, one release per year once the notice is published); ``config/bridge.yaml`` ``calendar:``
+only overrides dates and fills years the installed package does not cover yet.  :func:`first_uncovered` finds
+the first date in the coming days that neither covers (logged at start-up by the hand-off).
+
 Pure: no clock, no I/O except :func:`load_policy_rules`, which reads category deadline rules from the flows policy
 file when it exists (``categories: {code: {deadline: {working_days: N} | {hours: N}}}``; also accepts
 ``deadline_days`` / ``deadline_hours`` keys).
@@ -12,30 +17,74 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
-from config.bridge import DeadlineConfig, DeadlineRule
+from config.bridge import CalendarConfig, DeadlineConfig, DeadlineRule
 
 log = logging.getLogger(__name__)
 
 
+class BaseCalendar(Protocol):
+    """An official working-day calendar for the years it covers."""
+
+    @property
+    def name(self) -> str: ...
+
+    def is_working_day(self, d: date) -> bool | None:
+        """Whether ``d`` is a working day; None when ``d`` is outside the years covered."""
+        ...
+
+
+class ChineseCalendar:
+    """The State Council calendar of the ``chinesecalendar`` package (import name ``chinese_calendar``)."""
+
+    def __init__(self) -> None:
+        import chinese_calendar
+
+        self._cc: Any = chinese_calendar
+        years = [d.year for d in chinese_calendar.holidays]
+        self.first_year, self.last_year = min(years), max(years)
+        self.name = f"chinesecalendar {chinese_calendar.__version__} ({self.first_year}-{self.last_year})"
+
+    def is_working_day(self, d: date) -> bool | None:
+        try:
+            return bool(self._cc.is_workday(d))
+        except NotImplementedError:  # the package has no data for this year yet
+            return None
+
+
 @dataclass(frozen=True)
 class WorkCalendar:
+    """Working days: ``holidays`` / ``working_weekends`` (config overrides) first, then ``base``, then Mon-Fri.
+
+    A date counts as covered when ``base`` covers it or when ``holidays`` lists a holiday in its year (an operator
+    who types in a year the package lacks gives that year's whole notice).
+    """
+
     holidays: frozenset[date] = frozenset()
-    working_weekends: frozenset[date] = frozenset()  # 调休
+    working_weekends: frozenset[date] = frozenset()  # 调休, or any date to count as a working day
+    base: BaseCalendar | None = None
 
     @classmethod
-    def of(cls, holidays: Iterable[date], working_weekends: Iterable[date]) -> WorkCalendar:
-        return cls(frozenset(holidays), frozenset(working_weekends))
+    def of(cls, holidays: Iterable[date], working_weekends: Iterable[date],
+           base: BaseCalendar | None = None) -> WorkCalendar:
+        return cls(frozenset(holidays), frozenset(working_weekends), base)
 
     def is_working_day(self, d: date) -> bool:
         if d in self.working_weekends:
             return True
         if d in self.holidays:
             return False
-        return d.weekday() < 5
+        verdict = self.base.is_working_day(d) if self.base is not None else None
+        return d.weekday() < 5 if verdict is None else verdict
+
+    def covers(self, d: date) -> bool:
+        """Whether ``d`` is known from the base calendar or from a configured year (not only Mon-Fri guessed)."""
+        if self.base is not None and self.base.is_working_day(d) is not None:
+            return True
+        return any(h.year == d.year for h in self.holidays)
 
     def add_working_days(self, start: datetime, days: float, end_hour: int = 17) -> datetime:
         """``days`` working days after ``start``: the due time is the end of the N-th following working day.
@@ -50,6 +99,31 @@ class WorkCalendar:
             if self.is_working_day(d):
                 counted += 1
         return datetime.combine(d, time(end_hour), tzinfo=start.tzinfo)
+
+
+def calendar_from_config(cfg: CalendarConfig, base: BaseCalendar | None = None) -> WorkCalendar:
+    """The hand-off's calendar: ``base`` (default: :class:`ChineseCalendar`) under the config overrides."""
+    return WorkCalendar.of(cfg.holidays, cfg.working_weekends, base if base is not None else ChineseCalendar())
+
+
+def first_uncovered(cal: WorkCalendar, today: date, days: int = 60) -> date | None:
+    """The first date from ``today`` through ``today + days`` that ``cal`` does not cover, or None."""
+    for n in range(days + 1):
+        d = today + timedelta(days=n)
+        if not cal.covers(d):
+            return d
+    return None
+
+
+def warn_uncovered(cal: WorkCalendar, today: date, days: int = 60) -> date | None:
+    """Log one warning for operators when a date in the next ``days`` days is not covered; returns that date."""
+    gap = first_uncovered(cal, today, days)
+    if gap is not None:
+        base = cal.base.name if cal.base is not None else "no holiday package"
+        log.warning("holiday calendar does not cover %s (%s, nor bridge.yaml calendar:): deadlines from that day count "
+                    "Mon-Fri only; upgrade chinesecalendar or add that year's holidays and 调休 days to bridge.yaml "
+                    "calendar:", gap.isoformat(), base)
+    return gap
 
 
 def pick_rule(cfg: DeadlineConfig, category_rules: dict[str, DeadlineRule], request_type: str,

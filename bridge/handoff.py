@@ -22,7 +22,7 @@ from bridge import transfer_sm as sm
 from bridge.agents import AgentState, FailoverAgentState, MemoryAgentState
 from bridge.api import OrderDraft, OrderRef, TransferOutcome
 from bridge.db import make_engine, upgrade
-from bridge.deadlines import WorkCalendar, due_time, merge_policy
+from bridge.deadlines import calendar_from_config, due_time, merge_policy, warn_uncovered
 from bridge.hub import DeskHub
 from bridge.journal import Journal
 from bridge.numbering import OrderNumberer
@@ -59,7 +59,7 @@ class HotlineHandoff:
         self.tz = ZoneInfo(cfg.timezone)
         self.journal = Journal(_path(cfg.journal_path))
         self.numberer = OrderNumberer(_path(cfg.sequence_dir), cfg.node_id)
-        self.calendar = WorkCalendar.of(cfg.calendar.holidays, cfg.calendar.working_weekends)
+        self.calendar = calendar_from_config(cfg.calendar)
         pf = cfg.deadlines.policy_file
         self.deadlines, self.category_rules = merge_policy(cfg.deadlines, _path(pf) if pf else None)
         self.directory = {a.id: a for a in cfg.agents}
@@ -103,6 +103,7 @@ class HotlineHandoff:
 
     # -- life cycle -----------------------------------------------------------------------------------------------
     async def start(self) -> None:
+        warn_uncovered(self.calendar, self.clock().astimezone(self.tz).date())
         for a in self.cfg.agents:
             await self.agents.register(a.id, a.skills)
         try:

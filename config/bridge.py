@@ -32,8 +32,10 @@ class DeadlineConfig(BaseModel):
 
 
 class CalendarConfig(BaseModel):
-    holidays: list[date] = Field(default_factory=list)
-    working_weekends: list[date] = Field(default_factory=list)  # 调休 make-up working days
+    """Overrides of the chinesecalendar package (bridge.deadlines.WorkCalendar), and years it does not cover yet."""
+
+    holidays: list[date] = Field(default_factory=list)  # days off; a year listed here counts as covered
+    working_weekends: list[date] = Field(default_factory=list)  # 调休 make-up working days (win over holidays)
 
 
 class TransferConfig(BaseModel):

@@ -170,10 +170,10 @@ def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_
         assert order["transfer_outcome"] == "bridged" and order["status"] == "assigned"
         from datetime import datetime
 
-        from bridge.deadlines import WorkCalendar, due_time
+        from bridge.deadlines import calendar_from_config, due_time
 
         call_time = datetime.fromisoformat(order["call_time"]).astimezone(h.tz)
-        expect = due_time(h.deadlines, WorkCalendar.of(h.cfg.calendar.holidays, h.cfg.calendar.working_weekends),
+        expect = due_time(h.deadlines, calendar_from_config(h.cfg.calendar),
                           h.category_rules, call_time, "投诉", order["urgency"], order["category_code"])
         assert datetime.fromisoformat(order["due_at"]) == expect
         whisper = [s for p, s in prompts.rendered if p == "whisper.agent"]
