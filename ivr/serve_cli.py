@@ -28,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--app", help="application factory module:function, f(engine) -> CallHandler (may be async; aclose() at exit)"
     )
     parser.add_argument("--transport", action="append", choices=["udp", "tcp"], help="repeat for several")
+    # also after `serve` (./install.sh run -vv passes its arguments here); unset unless given, so `hotline -vv serve`
+    # keeps the top-level count
+    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="more logging (-vv for debug), as hotline -v")
     parser.set_defaults(func=run)
 
 
