@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from twisted.internet.error import CannotListenError
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from bridge.hub import DeskEvent
 from bridge.openapi import openapi_document
 from bridge.rest import Api, HttpError, Reply
+from config.loader import ListenError
 
 if TYPE_CHECKING:
     from bridge.handoff import HotlineHandoff
@@ -217,6 +219,10 @@ def start_desk(handoff: HotlineHandoff, host: str | None = None, port: int | Non
     root = Root(handoff)
     site = Site(root)
     site.displayTracebacks = False
-    lp = reactor.listenTCP(cfg.port if port is None else port, site, interface=cfg.host if host is None else host)
-    log.info("agent desk on http://%s:%d/desk/", cfg.host if host is None else host, lp.getHost().port)
+    host, port = cfg.host if host is None else host, cfg.port if port is None else port
+    try:
+        lp = reactor.listenTCP(port, site, interface=host)
+    except CannotListenError as exc:
+        raise ListenError("agent desk", host, port, exc.socketError, "bridge.yaml desk.port") from None
+    log.info("agent desk on http://%s:%d/desk/", host, lp.getHost().port)
     return DeskServer(lp, root)

@@ -3,6 +3,6 @@
 See :mod:`config.loader`.
 """
 
-from config.loader import ConfigError, config_dir, load_config
+from config.loader import ConfigError, ListenError, config_dir, load_config
 
-__all__ = ["ConfigError", "config_dir", "load_config"]
+__all__ = ["ConfigError", "ListenError", "config_dir", "load_config"]

@@ -10,6 +10,7 @@ Environment overrides use ``HOTLINE_<NAME>__<FIELD>[__<SUBFIELD>...]=<value>``; 
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,20 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 class ConfigError(Exception):
     """A configuration file or override is unreadable or invalid; the message names the file and field."""
+
+
+class ListenError(ConfigError):
+    """A configured port cannot be listened on (taken by another process, or not allowed): one line for the
+    operator naming the port, the component and the setting to change; raised where the port is bound."""
+
+    def __init__(self, component: str, host: str, port: int, error: BaseException | None, setting: str) -> None:
+        self.component, self.host, self.port = component, host, port
+        if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+            text = f"端口 {port} 已被占用 ({component}, {host}): another hotline running? stop it or change {setting}"
+        else:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            text = f"cannot listen on {host}:{port} ({component}): {reason}; change {setting}"
+        super().__init__(text)
 
 
 def config_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from config.ivr import IvrConfig
-from config.loader import ConfigError, load_config
+from config.loader import ConfigError, ListenError, load_config
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,13 @@ async def _serve(config: IvrConfig, factory: Callable[[Any], Any]) -> int:
     from ivr.engine import Engine
 
     engine = Engine(config)
-    app = factory(engine)
-    if inspect.isawaitable(app):  # async factories set up databases, models, web servers first
-        app = await app
+    try:
+        app = factory(engine)
+        if inspect.isawaitable(app):  # async factories set up databases, models, web servers first
+            app = await app
+    except ListenError as exc:  # e.g. the agent desk's port is taken
+        print(f"hotline serve: {exc}", file=sys.stderr)
+        return 1
     engine.set_handler(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -93,8 +97,10 @@ async def _serve(config: IvrConfig, factory: Callable[[Any], Any]) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await engine.start()
-    except OSError as exc:
-        print(f"hotline serve: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+    except (ListenError, OSError) as exc:
+        text = str(exc) if isinstance(exc, ListenError) else f"cannot listen on {config.host}:{config.port}: {exc}"
+        print(f"hotline serve: {text}", file=sys.stderr)
+        await _close(app)
         return 1
     print(
         f"hotline serve: listening on {config.host}:{engine.port} ({'/'.join(config.transports)}), "
@@ -104,7 +110,11 @@ async def _serve(config: IvrConfig, factory: Callable[[Any], Any]) -> int:
     await stop.wait()
     print("hotline serve: shutting down", flush=True)
     await engine.stop()
+    await _close(app)
+    return 0
+
+
+async def _close(app: Any) -> None:
     closer = getattr(app, "aclose", None)
     if closer is not None:
         await closer()
-    return 0

@@ -61,7 +61,11 @@ async def build_application(engine: CallEngine) -> Application:
         log.warning("speech: DTMF (keypad) mode — %s", status.reason)
     handoff = HotlineHandoff.from_config(engine, prompts)
     await handoff.start()
-    desk = start_desk(handoff)
+    try:
+        desk = start_desk(handoff)
+    except BaseException:  # e.g. its port taken: stop the hand-off's tasks before the error ends the process
+        await handoff.close()
+        raise
     log.info("agent desk: http://%s:%d/desk/", handoff.cfg.desk.host, desk.port)
     deps = session_deps(prompts, handoff, speech)
     return Application(deps, [prompts, speech, handoff, desk])

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
+from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import ClientFactory, DatagramProtocol, Factory
 from twisted.internet.protocol import Protocol as TxProtocol
+
+from config.loader import ListenError
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +147,23 @@ class SipTransports:
 
     def listen(self, host: str, port: int, transports: list[str]) -> int:
         """Open the sockets; returns the bound port (UDP and TCP share it; ``port=0`` picks a free one)."""
-        if "udp" in transports:
-            self.udp_port = self.reactor.listenUDP(
-                port, _Udp(self), interface=host, maxPacketSize=self.max_datagram + 1
-            )
-            port = self.udp_port.getHost().port
-        if "tcp" in transports:
-            self.tcp_port = self.reactor.listenTCP(port, _TcpFactory(self), interface=host)
-            port = self.tcp_port.getHost().port
+        kind = "UDP"
+        try:
+            if "udp" in transports:
+                self.udp_port = self.reactor.listenUDP(
+                    port, _Udp(self), interface=host, maxPacketSize=self.max_datagram + 1
+                )
+                port = self.udp_port.getHost().port
+            kind = "TCP"
+            if "tcp" in transports:
+                self.tcp_port = self.reactor.listenTCP(port, _TcpFactory(self), interface=host)
+                port = self.tcp_port.getHost().port
+        except CannotListenError as exc:  # one clear line for the operator, not a Twisted traceback
+            if self.udp_port is not None:
+                self.udp_port.stopListening()
+                self.udp_port = None
+            raise ListenError(f"SIP {kind}", host, port, exc.socketError, "ivr.yaml port or hotline serve --port") \
+                from None
         return port
 
     def deliver(self, data: bytes, source: Endpoint) -> None:
