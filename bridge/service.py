@@ -33,5 +33,9 @@ async def start_bridge(engine: CallEngine, prompts: PromptSource, cfg: BridgeCon
     """
     handoff = HotlineHandoff.from_config(engine, prompts, cfg)
     await handoff.start()
-    server = start_desk(handoff) if desk else None
+    try:
+        server = start_desk(handoff) if desk else None
+    except BaseException:  # e.g. config.ListenError, its port taken: stop the hand-off's tasks first
+        await handoff.close()
+        raise
     return BridgeService(handoff, server)
