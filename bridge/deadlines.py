@@ -47,12 +47,15 @@ class ChineseCalendar:
         years = [d.year for d in chinese_calendar.holidays]
         self.first_year, self.last_year = min(years), max(years)
         self.name = f"chinesecalendar {chinese_calendar.__version__} ({self.first_year}-{self.last_year})"
+        self._memo: dict[date, bool | None] = {}  # is_workday scans the package's table for its year range
 
     def is_working_day(self, d: date) -> bool | None:
-        try:
-            return bool(self._cc.is_workday(d))
-        except NotImplementedError:  # the package has no data for this year yet
-            return None
+        if d not in self._memo:
+            try:
+                self._memo[d] = bool(self._cc.is_workday(d))
+            except NotImplementedError:  # the package has no data for this year yet
+                self._memo[d] = None
+        return self._memo[d]
 
 
 @dataclass(frozen=True)
