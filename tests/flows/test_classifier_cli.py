@@ -12,9 +12,9 @@ import pytest
 
 from flows.classifier import Classifier
 from flows.classifier.matcher import Matcher
-from flows.classifier.terms import TermSyntaxError, parse_term
 from flows.classifier.text import Prepared, normalise
 from flows.classify_cli import classify_stream
+from flows.terms import TermSyntaxError, parse_term
 
 ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = ROOT / ".venv" / "bin" / "hotline"
