@@ -48,6 +48,7 @@ async def build_application(engine: CallEngine) -> Application:
     from bridge.handoff import HotlineHandoff
     from bridge.web import start_desk
     from flows.setup import session_deps
+    from ivr.net.reactor import reactor_for_loop
     from prompts.service import PromptService
 
     prompts = PromptService.from_config()
@@ -61,7 +62,7 @@ async def build_application(engine: CallEngine) -> Application:
         log.warning("speech: DTMF (keypad) mode — %s", status.reason)
     handoff = HotlineHandoff.from_config(engine, prompts)
     await handoff.start()
-    desk = start_desk(handoff)
+    desk = start_desk(handoff, reactor_for_loop())  # the reactor that carries SIP serves the desk too
     log.info("agent desk: http://%s:%d/desk/", handoff.cfg.desk.host, desk.port)
     deps = session_deps(prompts, handoff, speech)
     return Application(deps, [prompts, speech, handoff, desk])
