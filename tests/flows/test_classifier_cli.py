@@ -22,7 +22,7 @@ KEYS = ["text", "disposition", "category", "channel", "rule", "confidence"]
 
 
 def _run(stdin: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
-    exe = [str(HOTLINE)] if HOTLINE.exists() else [sys.executable, "-m", "ivr.cli"]
+    exe = [str(HOTLINE)] if HOTLINE.exists() else [sys.executable, "-m", "hotline"]
     return subprocess.run([*exe, "classify", *args], input=stdin, capture_output=True, timeout=120, cwd=ROOT)
 
 

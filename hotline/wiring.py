@@ -1,6 +1,7 @@
 """The real application behind ``hotline serve``: prompts, speech, flows, work orders, agents and the desk.
 
-``build_application(engine)`` is the default ``--app`` factory.  It is async: it starts the hand-off (database
+``build_application(engine)`` is the default ``--app`` factory (``hotline.serve.DEFAULT_APP``); ``hotline serve``
+injects what it returns into the engine as its call handler.  It is async: it starts the hand-off (database
 migration, journal replay, agent state), the agent desk web server and checks the TTS voice before the first call
 is answered.  Without a speech model the IVR runs in keypad (DTMF) mode and says so in the log and to callers.
 """
