@@ -1,4 +1,4 @@
-"""Sub-commands of this component for the ``hotline`` CLI (see ivr/cli.py): ``hotline models pull|check``."""
+"""Sub-commands of this component for the ``hotline`` CLI (see hotline/cli.py): ``hotline models pull|check``."""
 
 from __future__ import annotations
 

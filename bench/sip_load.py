@@ -294,7 +294,7 @@ class Ivr:
         cmd = [
             sys.executable,
             "-m",
-            "ivr.cli",
+            "hotline",
             "serve",
             "--host",
             "127.0.0.1",

@@ -144,9 +144,12 @@ def _desk_serve(args: argparse.Namespace) -> int:
     from bridge.web import start_desk
 
     async def main() -> None:
+        from twisted.internet.asyncioreactor import AsyncioSelectorReactor
+
         h = HotlineHandoff.from_config(_NoCalls(), _NoCalls(), _cfg(args))
         await h.start()
-        srv = start_desk(h, host=args.host, port=args.port)
+        reactor = AsyncioSelectorReactor(asyncio.get_running_loop())  # no call engine here: the desk's own reactor
+        srv = start_desk(h, reactor, host=args.host, port=args.port)
         print(f"agent desk: http://{args.host or h.cfg.desk.host}:{srv.port}/desk/", flush=True)
         await asyncio.Event().wait()
 

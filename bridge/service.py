@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from bridge.handoff import HotlineHandoff
-from bridge.web import DeskServer, start_desk
+from bridge.web import DeskServer, TcpReactor, start_desk
 from config.bridge import BridgeConfig
 from ivr.app import CallEngine
 from prompts.api import PromptSource
@@ -26,15 +26,13 @@ class BridgeService:
 
 
 async def start_bridge(engine: CallEngine, prompts: PromptSource, cfg: BridgeConfig | None = None, *,
-                       desk: bool = True) -> BridgeService:
-    """Migrate the database, start agent state + journal replay, serve the desk/API (``cfg.desk.host:port``).
-
-    Must run inside the asyncio loop that the Twisted asyncio reactor drives (as in ``hotline serve``).
-    """
+                       reactor: TcpReactor | None = None) -> BridgeService:
+    """Migrate the database, start agent state + journal replay, serve the desk/API (``cfg.desk.host:port``) on
+    ``reactor`` when one is given (the Twisted reactor that drives the running asyncio loop)."""
     handoff = HotlineHandoff.from_config(engine, prompts, cfg)
     await handoff.start()
     try:
-        server = start_desk(handoff) if desk else None
+        server = start_desk(handoff, reactor) if reactor is not None else None
     except BaseException:  # e.g. config.ListenError, its port taken: stop the hand-off's tasks first
         await handoff.close()
         raise

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 from twisted.internet.error import CannotListenError
@@ -210,11 +210,17 @@ class DeskServer:
             await d.asFuture(asyncio.get_running_loop())
 
 
-def start_desk(handoff: HotlineHandoff, host: str | None = None, port: int | None = None) -> DeskServer:
-    """Listen on the running loop's Twisted reactor (ivr.net.reactor_for_loop); returns the server (``.port``)."""
-    from ivr.net.reactor import reactor_for_loop
+class TcpReactor(Protocol):
+    """What the desk needs of a Twisted reactor (``IReactorTCP.listenTCP``)."""
 
-    reactor = reactor_for_loop()
+    def listenTCP(self, port: int, factory: Any, backlog: int = ..., interface: str = ...) -> Any: ...
+
+
+def start_desk(
+    handoff: HotlineHandoff, reactor: TcpReactor, host: str | None = None, port: int | None = None
+) -> DeskServer:
+    """Listen on ``reactor``, the Twisted reactor that drives the running asyncio loop (the composition root passes
+    the call engine's, so one loop serves SIP and HTTP); returns the server (``.port``)."""
     cfg = handoff.cfg.desk
     root = Root(handoff)
     site = Site(root)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -59,7 +59,14 @@ class IvrConfig(BaseModel):
     static_agents: dict[str, str] = Field(default_factory=dict)  # aor/user -> contact URI
     max_register_expires: int = Field(default=3600, ge=60)
     upstream: UpstreamRegistration = Field(default_factory=UpstreamRegistration)
-    app: str = "ivr.wiring:build_application"  # module:factory, factory(engine) -> CallHandler
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_app(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "app" in data:
+            raise ValueError("'app' is no longer an ivr setting: the application is chosen by `hotline serve --app "
+                             "module:function` (default hotline.wiring:build_application); remove it")
+        return data
 
     @field_validator("codecs")
     @classmethod

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from flows.terms import parse_term
+
 DEFAULT_PATH = Path(__file__).resolve().parent / "policy.yaml"
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: the policy is large
 
@@ -51,8 +53,6 @@ Words = Annotated[list[str], BeforeValidator(_numbers_as_text)]
 
 
 def _check_keywords(values: list[str]) -> list[str]:
-    from flows.classifier.terms import parse_term  # the classifier imports this module; parse lazily
-
     for value in values:
         parse_term(value)
     return values

@@ -2,7 +2,7 @@
 
 Everything above the call engine talks to calls only through these types; tests provide fakes of them.
 Audio inside the application is always 16-bit signed little-endian mono PCM at 8 kHz, in 20 ms frames
-(160 samples, 320 bytes).  The engine converts to and from G.711 / G.722 on the wire.
+(160 samples, 320 bytes; ``audio.pcm``).  The engine converts to and from G.711 / G.722 on the wire.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-SAMPLE_RATE = 8000
-FRAME_MS = 20
-FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
-FRAME_BYTES = FRAME_SAMPLES * 2
+from audio.pcm import FRAME_BYTES as FRAME_BYTES
+from audio.pcm import FRAME_MS as FRAME_MS
+from audio.pcm import FRAME_SAMPLES as FRAME_SAMPLES
+from audio.pcm import SAMPLE_RATE as SAMPLE_RATE
 
 AudioSink = Callable[[bytes], None]
 """Receives one 20 ms PCM16 frame of the remote party's audio (already de-jittered, in order)."""

@@ -1,6 +1,6 @@
 """What the rest of the IVR sees of the prompt catalogue and TTS.
 
-Audio is PCM16 mono 8 kHz (see ivr.app).  Catalogue files live in ``prompts/catalogue/*.yaml`` (all files are
+Audio is PCM16 mono 8 kHz (see audio.pcm).  Catalogue files live in ``prompts/catalogue/*.yaml`` (all files are
 merged; an id defined twice is an error naming both files)::
 
     prompts:

@@ -13,9 +13,10 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from ivr.media.g711 import ALAW_DECODE, ULAW_DECODE, alaw_encode, ulaw_encode
+from audio.g711 import ALAW_DECODE, ULAW_DECODE, alaw_encode, ulaw_encode
+from audio.pcm import SAMPLE_RATE
 
-TELEPHONE_RATE = 8000
+TELEPHONE_RATE = SAMPLE_RATE
 Encoding = Literal["pcm16", "ulaw", "alaw"]
 _FMT_PCM, _FMT_FLOAT, _FMT_ALAW, _FMT_ULAW, _FMT_EXT = 1, 3, 6, 7, 0xFFFE
 
@@ -102,7 +103,7 @@ def telephone(samples: npt.NDArray[np.float32], rate: int, *, peak_dbfs: float |
 
 
 def encode(pcm: bytes, encoding: Encoding) -> bytes:
-    """PCM16 → the same PCM16, G.711 μ-law or A-law (ivr.media.g711 tables)."""
+    """PCM16 → the same PCM16, G.711 μ-law or A-law (audio.g711 tables)."""
     if encoding == "pcm16":
         return pcm
     if encoding == "ulaw":

@@ -1,4 +1,4 @@
-"""Sub-commands of this component for the ``hotline`` CLI (see ivr/cli.py).
+"""Sub-commands of this component for the ``hotline`` CLI (see hotline/cli.py).
 
 - ``hotline prompts list [--ids]``            ids, slots, barge-in, source (recording/generator/tts) and text
 - ``hotline prompts render [--force]``        render every prompt without slots into the disk cache

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from audio.pcm import FRAME_BYTES
 from config import load_config
 from config.prompts import PromptsConfig
-from ivr.app import FRAME_BYTES
 from prompts.api import UnknownPrompt
 from prompts.audio import TELEPHONE_RATE, AudioError, Encoding, encode, read_wav, telephone
 from prompts.cache import DiskCache, MemoryLRU, cache_key

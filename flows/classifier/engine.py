@@ -10,9 +10,9 @@ from pathlib import Path
 from flows.classifier.learned import LearnedModel, Prediction, default_sources, load_model
 from flows.classifier.matcher import CHAR, PINYIN, Hit, Matcher
 from flows.classifier.model import Classification
-from flows.classifier.terms import Term, parse_term
 from flows.classifier.text import Prepared, normalise
 from flows.policy import EmergencyRule, Policy, load_policy
+from flows.terms import Term, parse_term
 
 # Emergency rule order when several fire at the same strength (fire before a casualty it caused, etc.).
 _PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import product
 
-from flows.classifier.terms import Term, normalise_literal
 from flows.classifier.text import Prepared, fuzzy, is_known_word, literal_syllables, straddles
+from flows.terms import Term, normalise_literal
 
 CHAR, PINYIN, FUZZY, PINYIN2 = 1.0, 0.8, 0.6, 0.5  # PINYIN2: two-syllable pinyin-only match
 # Characters an ASR substitution rarely produces inside a content word; a pinyin-only two-character match that

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ivr.media import g711
+from audio import g711
 
 
 class CodecError(ValueError):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.cli import main
+from hotline.cli import main
 
 
 @pytest.mark.vosk

@@ -15,7 +15,7 @@ def hotline(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, HOTLINE_BRIDGE__DATABASE_URL=f"sqlite:///{tmp_path / 'h.db'}",
                HOTLINE_BRIDGE__JOURNAL_PATH=str(tmp_path / "orders.journal"),
                HOTLINE_BRIDGE__SEQUENCE_DIR=str(tmp_path))
-    return subprocess.run([sys.executable, "-m", "ivr.cli", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hotline", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
 
 

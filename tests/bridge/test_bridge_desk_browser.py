@@ -12,6 +12,7 @@ import pytest
 from bridge.api import OrderDraft
 from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts
 from bridge.web import start_desk
+from ivr.net.reactor import reactor_for_loop
 
 pytestmark = pytest.mark.browser
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
@@ -25,7 +26,7 @@ def test_desk_shows_popped_order_before_bridge(make_handoff: Callable[..., Any])
 
     async def go() -> None:
         await h.start()
-        srv = start_desk(h, port=0)
+        srv = start_desk(h, reactor_for_loop(), port=0)
         try:
             earlier = await h.create_order(OrderDraft(call_id="c0", caller_number="13900000001", request_type="咨询",
                                                       category_name="供水", title="停水咨询"))
@@ -81,7 +82,7 @@ def test_desk_reconnects_and_replays_missed_pop(make_handoff: Callable[..., Any]
 
     async def go() -> None:
         await h.start()
-        srv = start_desk(h, port=0)
+        srv = start_desk(h, reactor_for_loop(), port=0)
         port = srv.port
         try:
             ref = await h.create_order(OrderDraft(call_id="c1", caller_number="13900000009", request_type="求助",
@@ -100,7 +101,7 @@ def test_desk_reconnects_and_replays_missed_pop(make_handoff: Callable[..., Any]
                 await page.wait_for_selector("#conn.off")
                 payload = await h.pop_payload(ref, OrderDraft(call_id="c1", caller_number="13900000009"))
                 await h.hub.publish("a1001", "pop", payload)  # missed while disconnected
-                srv = start_desk(h, port=port)
+                srv = start_desk(h, reactor_for_loop(), port=port)
                 await page.wait_for_function(
                     f"document.getElementById('order-no').textContent === '{ref.order_no}'", timeout=15000)
                 assert await page.is_visible("#conn.on") and first.id > 0

@@ -112,9 +112,10 @@ def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_
 
     async def boot() -> int:
         from bridge.web import start_desk
+        from ivr.net.reactor import reactor_for_loop
 
         await h.start()
-        state["desk"] = start_desk(h, port=0)
+        state["desk"] = start_desk(h, reactor_for_loop(), port=0)
         return int(state["desk"].port)
 
     port = runner.run(boot())

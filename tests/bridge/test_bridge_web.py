@@ -14,6 +14,7 @@ import pytest
 
 from bridge.api import OrderDraft
 from bridge.web import start_desk
+from ivr.net.reactor import reactor_for_loop
 
 PW = {"a1001": "pw-1001", "a1002": "pw-1002"}
 PLATFORM = "test-platform-token"
@@ -80,7 +81,7 @@ def test_api_auth_cross_agent_and_bad_input(desk: Any) -> None:
 
     async def go() -> None:
         await h.start()
-        srv = start_desk(h, port=0)
+        srv = start_desk(h, reactor_for_loop(), port=0)
         base = f"http://127.0.0.1:{srv.port}"
         try:
             mine = await h.create_order(draft())
@@ -150,7 +151,7 @@ def test_sse_pop_and_replay_after_reconnect(desk: Any) -> None:
 
     async def go() -> None:
         await h.start()
-        srv = start_desk(h, port=0)
+        srv = start_desk(h, reactor_for_loop(), port=0)
         try:
             tok = h_token(h, "a1001")
             reader = asyncio.ensure_future(sse_read(srv.port, tok, None, 1))

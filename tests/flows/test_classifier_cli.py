@@ -12,9 +12,9 @@ import pytest
 
 from flows.classifier import Classifier
 from flows.classifier.matcher import Matcher
-from flows.classifier.terms import TermSyntaxError, parse_term
 from flows.classifier.text import Prepared, normalise
 from flows.classify_cli import classify_stream
+from flows.terms import TermSyntaxError, parse_term
 
 ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = ROOT / ".venv" / "bin" / "hotline"
@@ -22,7 +22,7 @@ KEYS = ["text", "disposition", "category", "channel", "rule", "confidence"]
 
 
 def _run(stdin: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
-    exe = [str(HOTLINE)] if HOTLINE.exists() else [sys.executable, "-m", "ivr.cli"]
+    exe = [str(HOTLINE)] if HOTLINE.exists() else [sys.executable, "-m", "hotline"]
     return subprocess.run([*exe, "classify", *args], input=stdin, capture_output=True, timeout=120, cwd=ROOT)
 
 

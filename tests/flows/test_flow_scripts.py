@@ -9,7 +9,7 @@ import pytest
 
 from flows.setup import ContextFactory
 from flows.simulate import run_script
-from ivr.cli import main
+from hotline.cli import main
 
 SCRIPTS = sorted((Path(__file__).resolve().parent / "scripts").glob("*.txt"))
 

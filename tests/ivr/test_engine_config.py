@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from config.ivr import IvrConfig
@@ -13,7 +15,14 @@ def test_shipped_yaml_loads_with_the_documented_defaults() -> None:
     config = load_config(IvrConfig, "ivr", env={})
     assert (config.host, config.port, config.transports) == ("0.0.0.0", 5060, ["udp", "tcp"])
     assert config.public_host() == "127.0.0.1"
-    assert config.codecs[0] == "PCMU" and config.app == "ivr.wiring:build_application"
+    assert config.codecs[0] == "PCMU"
+    assert "app" not in IvrConfig.model_fields  # the engine does not name the application (hotline serve --app does)
+
+
+def test_an_app_setting_left_in_ivr_yaml_is_refused_with_where_it_went(tmp_path: Path) -> None:
+    (tmp_path / "ivr.yaml").write_text("port: 5070\napp: ivr.wiring:build_application\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"ivr\.yaml.*'app' is no longer an ivr setting.*hotline serve --app"):
+        load_config(IvrConfig, "ivr", env={"HOTLINE_CONFIG_DIR": str(tmp_path)})
 
 
 def test_env_overrides_and_validation_errors() -> None:

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from ivr.media import g711
+from audio import g711
 from ivr.media.codecs import PCMA, PCMU, CodecError, codec_by_name, transcode_table
 
 with warnings.catch_warnings():

@@ -147,7 +147,7 @@ def test_hotline_serve_cli_answers_and_stops_cleanly(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "ivr.cli",
+            "hotline",
             "serve",
             "--host",
             "127.0.0.1",

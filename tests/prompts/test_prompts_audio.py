@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.media.g711 import alaw_decode, ulaw_decode
+from audio.g711 import alaw_decode, ulaw_decode
 from prompts.audio import AudioError, encode, read_wav, resample, telephone, to_pcm16, wav_bytes
 from prompts.holdmusic import hold_music
 

@@ -1,4 +1,9 @@
-"""``hotline serve``: run the call engine with an application (see ivr/README.md)."""
+"""``hotline serve``: the call engine with the application injected (see hotline/README.md and ivr/README.md).
+
+The application is ``--app module:function`` (default :data:`DEFAULT_APP`, the real one in hotline/wiring.py): a
+factory ``f(engine) -> CallHandler`` (may be async; ``aclose()`` at exit).  It is chosen here, in the composition
+root, not in the engine's configuration: the telephony package does not know the application.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ from config.loader import ConfigError, ListenError, load_config
 
 log = logging.getLogger(__name__)
 
+DEFAULT_APP = "hotline.wiring:build_application"
+
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``hotline serve``."""
@@ -25,7 +32,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--port", type=int, help="SIP port, UDP and TCP (default 5060; 0 = any free port)")
     parser.add_argument("--advertise", help="address to put in Contact/SDP (default: host, or 127.0.0.1)")
     parser.add_argument(
-        "--app", help="application factory module:function, f(engine) -> CallHandler (may be async; aclose() at exit)"
+        "--app",
+        default=DEFAULT_APP,
+        help=f"application factory module:function, f(engine) -> CallHandler (may be async; aclose() at exit; "
+        f"default {DEFAULT_APP})",
     )
     parser.add_argument("--transport", action="append", choices=["udp", "tcp"], help="repeat for several")
     # also after `serve` (./install.sh run -vv passes its arguments here); unset unless given, so `hotline -vv serve`
@@ -58,8 +68,6 @@ def build_config(args: argparse.Namespace) -> IvrConfig:
         overrides["port"] = args.port
     if args.advertise is not None:
         overrides["advertised_host"] = args.advertise
-    if args.app is not None:
-        overrides["app"] = args.app
     if args.transport:
         overrides["transports"] = args.transport
     return load_config(IvrConfig, "ivr", overrides=overrides)
@@ -67,7 +75,7 @@ def build_config(args: argparse.Namespace) -> IvrConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = build_config(args)
-    factory = load_factory(config.app)
+    factory = load_factory(args.app)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     from ivr.net import install

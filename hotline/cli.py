@@ -1,31 +1,34 @@
-"""``hotline`` command line: each component registers its own sub-commands.
+"""``hotline`` command line: the composition root's own ``serve``, then each component's sub-commands.
 
-- ``hotline serve``                 (ivr.serve_cli)
+- ``hotline serve``                 (hotline.serve: the call engine with the application injected)
 - ``hotline prompts list|render|say`` (prompts.cli)
 - ``hotline models pull|check``      (asr.cli)
 - ``hotline flows check|simulate``, ``hotline classify`` (flows.cli)
-- ``hotline db|agents|orders ...``   (bridge.cli)
+- ``hotline db|agents|orders|journal|desk ...`` (bridge.cli)
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
+from asr import cli as asr_cli
+from bridge import cli as bridge_cli
 from config import ConfigError
+from flows import cli as flows_cli
+from hotline import serve
+from prompts import cli as prompts_cli
 
-COMPONENT_CLIS = ("ivr.serve_cli", "prompts.cli", "asr.cli", "flows.cli", "bridge.cli")
+COMPONENT_CLIS = (serve, prompts_cli, asr_cli, flows_cli, bridge_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description="12345 政务服务便民热线 IVR")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMPONENT_CLIS:
-        module = importlib.import_module(name)
+    for module in COMPONENT_CLIS:
         module.register(sub)
     return parser
 

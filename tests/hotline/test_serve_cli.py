@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ivr.cli import build_parser
+from hotline.cli import build_parser
 from tests.system.system_serve import serve_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def test_verbose_flags_pass_after_serve() -> None:
 
 def _serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = serve_env(tmp_path, tmp_path / "prompt-cache", PYTHONPATH=str(ROOT), **env)
-    return subprocess.run([sys.executable, "-m", "ivr.cli", "serve", "--host", "127.0.0.1", *args], cwd=tmp_path,
+    return subprocess.run([sys.executable, "-m", "hotline", "serve", "--host", "127.0.0.1", *args], cwd=tmp_path,
                           env=environ, capture_output=True, text=True, timeout=120)
 
 
@@ -42,7 +42,7 @@ def test_sip_port_taken_one_line_and_exit_1(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
-        done = _serve(tmp_path, "--port", str(port), "--app", "tests.ivr.test_serve_cli:noop_app")
+        done = _serve(tmp_path, "--port", str(port), "--app", "tests.hotline.test_serve_cli:noop_app")
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("hotline serve:")]

@@ -1,6 +1,7 @@
 """The real application behind ``hotline serve``: prompts, speech, flows, work orders, agents and the desk.
 
-``build_application(engine)`` is the default ``--app`` factory.  It is async: it starts the hand-off (database
+``build_application(engine)`` is the default ``--app`` factory (``hotline.serve.DEFAULT_APP``); ``hotline serve``
+injects what it returns into the engine as its call handler.  It is async: it starts the hand-off (database
 migration, journal replay, agent state), the agent desk web server and checks the TTS voice before the first call
 is answered.  Without a speech model the IVR runs in keypad (DTMF) mode and says so in the log and to callers.
 """
@@ -48,6 +49,7 @@ async def build_application(engine: CallEngine) -> Application:
     from bridge.handoff import HotlineHandoff
     from bridge.web import start_desk
     from flows.setup import session_deps
+    from ivr.net.reactor import reactor_for_loop
     from prompts.service import PromptService
 
     prompts = PromptService.from_config()
@@ -62,7 +64,7 @@ async def build_application(engine: CallEngine) -> Application:
     handoff = HotlineHandoff.from_config(engine, prompts)
     await handoff.start()
     try:
-        desk = start_desk(handoff)
+        desk = start_desk(handoff, reactor_for_loop())  # the reactor that carries SIP serves the desk too
     except BaseException:  # e.g. its port taken: stop the hand-off's tasks before the error ends the process
         await handoff.close()
         raise

@@ -1,4 +1,5 @@
-"""Keyword syntax of flows/policy.yaml, parsed into :class:`Term` objects.
+"""Keyword syntax of flows/policy.yaml, parsed into :class:`Term` objects (validated by flows.policy, matched by
+flows.classifier).
 
 ``煤气泄漏`` literal · ``A+B`` in order, at most ``gap`` characters apart · ``A&B`` all anywhere ·
 ``(a|b)`` alternatives inside a part · ``…^2.5`` weight · leading ``~`` characters only (no pinyin match).
