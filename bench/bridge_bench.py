@@ -22,9 +22,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bridge.api import OrderDraft
-from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts
 from bridge.handoff import HotlineHandoff
 from config.bridge import BridgeConfig
+from tests.kit.call import AgentBehaviour, FakeCall, FakeEngine
+from tests.kit.prompts import FakePrompts
 
 PG = "postgresql+psycopg://127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/15"
@@ -111,7 +112,7 @@ def main() -> None:
 
         prompts: Any = PromptService.from_config()
     else:
-        prompts = FakePrompts({"transfer.notice": 0.05, "hold.music": 0.2, "whisper.agent": 0.05})
+        prompts = FakePrompts.transfer({"transfer.notice": 0.05, "hold.music": 0.2, "whisper.agent": 0.05})
     lines: list[str] = []
     with tempfile.TemporaryDirectory() as d:
         lines += asyncio.run(bench("SQLite WAL, in-process agents", f"sqlite:///{d}/bench.db", None, None,

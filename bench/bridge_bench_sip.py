@@ -19,12 +19,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bridge.api import OrderDraft
-from bridge.fakes import TonePrompts
 from bridge.handoff import HotlineHandoff
 from bridge.transfer import TransferMetrics
 from config.bridge import BridgeConfig
 from ivr.engine import EngineThread
 from tests.ivr.peers.harness import Baresip, wait_until, write_tone
+from tests.kit.prompts import TonePrompts
 
 
 def pct(xs: list[float], p: float) -> float:

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flows.setup import ContextFactory
 from flows.simulate import Simulator
-from flows.testing import FakeClassifier
+from tests.kit.classifier import FakeClassifier
 
 CALLS = {
     "accept": ["我家门口路灯坏了", "朝阳区建国路街道幸福小区三号楼", "昨天晚上", "整条路都是黑的",

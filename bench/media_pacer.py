@@ -27,7 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ivr.media import AsyncioClock, MediaSession, Pacer
+from ivr.clock import LoopClock
+from ivr.media import MediaSession, Pacer
 from ivr.media.pacer import PacerStats
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
@@ -158,7 +159,7 @@ def system_busy() -> tuple[float, float]:
 
 async def run(n: int, seconds: float, sink_port: int, with_sink: bool, conn: Connection) -> dict[str, float]:
     loop = asyncio.get_running_loop()
-    clock = AsyncioClock(loop)
+    clock = LoopClock(loop)
     pacer = Pacer(clock)
     acc = instrument_ticks(pacer)
     t = np.arange(8000 * 10) / 8000

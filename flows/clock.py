@@ -1,22 +1,6 @@
-"""Time for the session: the loop clock in production, a virtual clock in tests (flows.testing)."""
+"""The session's clock is :mod:`ivr.clock` (one ``Clock`` protocol, ``LoopClock``, ``VirtualClock`` for every
+component); this name stays only for ``flows/session.py`` until its import points there."""
 
-from __future__ import annotations
+from ivr.clock import Clock, LoopClock
 
-import asyncio
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class LoopClock:
-    """The event loop's monotonic clock (production)."""
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
+__all__ = ["Clock", "LoopClock"]

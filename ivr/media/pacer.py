@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ivr.media.clock import Clock, TimerHandle
+from ivr.clock import Clock, TimerHandle
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from typing import Literal
 
 from ivr.app import FRAME_SAMPLES, Playback
+from ivr.clock import Clock
 from ivr.media import dtmf, rtcp
-from ivr.media.clock import Clock
 from ivr.media.codecs import PCMU, Codec, codec_by_name, transcode_table
 from ivr.media.jitter import JitterBuffer
 from ivr.media.pacer import Pacer

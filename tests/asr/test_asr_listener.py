@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,60 +12,10 @@ from asr.executor import DecodeExecutor
 from asr.grammar import compile_grammar
 from asr.listener import Decoding, VoskListener
 from asr.pool import RecognizerPool
-from asr.recognizer import RawResult, Recognizer
-from asr.testing import collect, drive
+from tests.kit.asr import FakeModel, FakeVad, collect, drive
 
 SPEECH = b"\x10\x20" * 160  # any non-zero frame is "speech" for the fake VAD
 QUIET = bytes(320)
-
-
-class FakeVad:
-    name = "fake"
-
-    def speech(self, frame: bytes) -> bool:
-        return any(frame)
-
-    def reset(self) -> None:
-        pass
-
-
-class FakeRecognizer:
-    def __init__(self, model: FakeModel) -> None:
-        self.model = model
-        self.grammar_mode = False
-        self.bytes = 0
-
-    def set_grammar(self, phrases: Sequence[str]) -> None:
-        self.model.grammars.append(tuple(phrases))
-
-    def accept(self, pcm8k: bytes) -> None:
-        if self.model.fail:
-            raise RuntimeError("decoder exploded")
-        self.bytes += len(pcm8k)
-        self.model.decoded += len(pcm8k)
-
-    def final(self) -> RawResult:
-        return RawResult(self.model.text, tuple((w, 0.9) for w in self.model.text.split()))
-
-    def reset(self) -> None:
-        self.bytes = 0
-
-
-class FakeModel:
-    path = "fake"
-    unk: str | None = "[unk]"
-
-    def __init__(self, text: str = "我要 投诉") -> None:
-        self.text = text
-        self.fail = False
-        self.decoded = 0
-        self.grammars: list[tuple[str, ...]] = []
-
-    def has_word(self, word: str) -> bool:
-        return True
-
-    def new_recognizer(self, grammar: Sequence[str] | None) -> Recognizer:
-        return FakeRecognizer(self)
 
 
 @pytest.fixture()

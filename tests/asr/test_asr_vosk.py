@@ -14,8 +14,8 @@ from asr.pool import RecognizerPool, decode_once
 from asr.recognizer import VoskModel
 from asr.service import DtmfOnlySpeechService, VoskSpeechService
 from asr.synth import espeak_available, say, silence
-from asr.testing import collect, drive
 from config.asr import AsrConfig
+from tests.kit.asr import collect, drive
 
 pytestmark = [pytest.mark.vosk, pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed")]
 

@@ -16,9 +16,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bridge.api import OrderDraft
-from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts
 from bridge.handoff import HotlineHandoff
 from config.bridge import BridgeConfig
+from tests.kit.call import AgentBehaviour, FakeCall, FakeEngine
+from tests.kit.prompts import FakePrompts
 
 
 async def one(h: HotlineHandoff, start: float, offset: float, hold_s: float, n: int) -> dict[str, Any]:
@@ -42,7 +43,7 @@ async def one(h: HotlineHandoff, start: float, offset: float, hold_s: float, n: 
 async def main(cfg: dict[str, Any]) -> None:
     bc = BridgeConfig.model_validate(cfg["bridge"])
     engine = FakeEngine({f"sip:{a['id']}@agents": AgentBehaviour(answer_after=0.05) for a in cfg["bridge"]["agents"]})
-    prompts = FakePrompts({"transfer.notice": 0.05, "hold.music": 0.2, "whisper.agent": 0.05})
+    prompts = FakePrompts.transfer({"transfer.notice": 0.05, "hold.music": 0.2, "whisper.agent": 0.05})
     h = HotlineHandoff.from_config(engine, prompts, bc)
     h.render_in_thread = False
     await h.start()

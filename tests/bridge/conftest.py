@@ -129,15 +129,16 @@ def make_handoff(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
     def factory(url: str | None = None, schema: str | None = None, redis_url: str | None = None,
                 engine: Any = None, prompts: Any = None, **over: Any) -> Any:
-        from bridge.fakes import FakeEngine, FakePrompts
         from bridge.handoff import HotlineHandoff
+        from tests.kit.call import FakeEngine
+        from tests.kit.prompts import FakePrompts
 
         if url is None:
             url = f"sqlite:///{tmp_path / 'hotline.db'}"
         if schema:
             schemas.append(schema)
         cfg = bridge_config(tmp_path, url, schema, redis_url, **over)
-        h = HotlineHandoff.from_config(engine or FakeEngine(), prompts or FakePrompts(prompt_speed()), cfg)
+        h = HotlineHandoff.from_config(engine or FakeEngine(), prompts or FakePrompts.transfer(prompt_speed()), cfg)
         h.render_in_thread = False
         return h
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from bridge.api import OrderDraft
-from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts
 from bridge.web import start_desk
 from ivr.net.reactor import reactor_for_loop
+from tests.kit.call import AgentBehaviour, FakeCall, FakeEngine
+from tests.kit.prompts import FakePrompts
 
 pytestmark = pytest.mark.browser
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
@@ -21,7 +22,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 def test_desk_shows_popped_order_before_bridge(make_handoff: Callable[..., Any]) -> None:
     pw_api = pytest.importorskip("playwright.async_api")
     engine = FakeEngine({"sip:a1001@agents": AgentBehaviour(answer_after=0.2)})
-    prompts = FakePrompts({"transfer.notice": 0.2, "hold.music": 0.5, "whisper.agent": 3.0})
+    prompts = FakePrompts.transfer({"transfer.notice": 0.2, "hold.music": 0.5, "whisper.agent": 3.0})
     h = make_handoff(engine=engine, prompts=prompts)
 
     async def go() -> None:

@@ -11,50 +11,19 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.kit.call import SpyEngine
+from tests.kit.prompts import SpyPrompts
+
 pytestmark = [pytest.mark.peers, pytest.mark.browser,
               pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip not installed")]
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
-
-
-class SpyPrompts:
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.rendered: list[tuple[str, dict[str, str]]] = []
-
-    def has(self, prompt_id: str) -> bool:
-        return bool(self.inner.has(prompt_id))
-
-    def text(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> str:
-        return str(self.inner.text(prompt_id, slots))
-
-    def audio(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> bytes:
-        self.rendered.append((prompt_id, dict(slots or {})))
-        return bytes(self.inner.audio(prompt_id, slots))
-
-    def say(self, text: str) -> bytes:
-        return bytes(self.inner.say(text))
-
-
-class SpyEngine:
-    def __init__(self, engine: Any, marks: dict[str, float]) -> None:
-        self.engine, self.marks = engine, marks
-
-    async def dial(self, target: str, **kw: Any) -> Any:
-        return await self.engine.dial(target, **kw)
-
-    def bridge(self, a: Any, b: Any) -> Any:
-        self.marks["bridge"] = time.time()
-        return self.engine.bridge(a, b)
-
-    def resolve(self, aor: str) -> str | None:
-        return self.engine.resolve(aor)  # type: ignore[no-any-return]
 
 
 def loud_freqs(path: Path) -> list[tuple[float, int]]:
@@ -96,7 +65,7 @@ def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_
     prompts = SpyPrompts(PromptService.from_config())
 
     def factory(engine: Any) -> Any:
-        h = make_handoff(engine=SpyEngine(engine, marks), prompts=prompts,
+        h = make_handoff(engine=SpyEngine(engine, lambda: marks.__setitem__("bridge", time.time())), prompts=prompts,
                          agents=[{"id": "a1001", "name": "张敏", "sip_uri": agent.uri, "skills": ["general"],
                                   "password_hash": hash_password("pw-1001")}],
                          deadlines={"policy_file": str(Path(__file__).resolve().parents[2] / "flows" / "policy.yaml")},

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from bridge.api import OrderDraft
-from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts
 from tests.bridge.bridge_proxy import TcpProxy
+from tests.kit.call import AgentBehaviour, FakeCall, FakeEngine
+from tests.kit.prompts import FakePrompts
 
 PG = "postgresql+psycopg://127.0.0.1:{port}/test"
 Factory = Callable[..., Any]
@@ -38,7 +39,7 @@ def test_order_committed_then_popped_then_bridged(backend: str, make_handoff: Fa
     from tests.bridge.conftest import PG_URL, unique_schema
 
     engine = FakeEngine({"sip:a1001@agents": AgentBehaviour(answer_after=0.05)})
-    prompts = FakePrompts({"transfer.notice": 0.1, "hold.music": 0.2, "whisper.agent": 0.1})
+    prompts = FakePrompts.transfer({"transfer.notice": 0.1, "hold.music": 0.2, "whisper.agent": 0.1})
     h = make_handoff(PG_URL, unique_schema(), engine=engine, prompts=prompts) if backend == "postgresql" else \
         make_handoff(engine=engine, prompts=prompts)
 
@@ -190,7 +191,7 @@ def test_nobody_answers_callback_order(make_handoff: Factory) -> None:
 
 
 def test_nobody_free_hands_back_to_the_flow_when_it_announces(make_handoff: Factory) -> None:
-    prompts = FakePrompts()
+    prompts = FakePrompts.transfer()
     h = make_handoff(prompts=prompts, transfer={"wait_for_free_agent_s": 0.5, "poll_interval_s": 0.1,
                                                 "announce": False})
 

@@ -19,27 +19,11 @@ import numpy as np
 import pytest
 
 from bridge.api import OrderDraft, TransferOutcome
-from bridge.fakes import TonePrompts
+from tests.kit.call import SpyEngine
+from tests.kit.prompts import TonePrompts
 
 pytestmark = [pytest.mark.peers,
               pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip (Debian baresip-core) not installed")]
-
-class SpyEngine:
-    """Delegates to the real engine; notes when the legs were bridged."""
-
-    def __init__(self, engine: Any, events: list[tuple[float, str]]) -> None:
-        self.engine, self.events = engine, events
-
-    async def dial(self, target: str, **kw: Any) -> Any:
-        return await self.engine.dial(target, **kw)
-
-    def bridge(self, a: Any, b: Any) -> Any:
-        self.events.append((time.monotonic(), "bridge"))
-        return self.engine.bridge(a, b)
-
-    def resolve(self, aor: str) -> str | None:
-        return self.engine.resolve(aor)  # type: ignore[no-any-return]
-
 
 def segments(path: Path, rate_hint: int = 8000) -> list[tuple[float, float]]:
     """(start s, dominant Hz) for each loud 100 ms window of a recording."""
@@ -76,7 +60,7 @@ def test_warm_transfer_real_baresip_agent(tmp_path: Path, peers: Any, make_hando
 
     def factory(engine: Any) -> Any:
         prompts = TonePrompts()
-        h = make_handoff(engine=SpyEngine(engine, events), prompts=prompts,
+        h = make_handoff(engine=SpyEngine(engine, lambda: events.append((time.monotonic(), "bridge"))), prompts=prompts,
                          agents=[{"id": "a1001", "name": "张敏", "sip_uri": agent.uri}],
                          transfer={"ring_timeout_s": 10, "wait_for_free_agent_s": 10, "announce": True})
         h.render_in_thread = True

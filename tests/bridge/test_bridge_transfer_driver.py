@@ -8,8 +8,9 @@ from typing import Any
 
 from bridge import transfer_sm as sm
 from bridge.agents import MemoryAgentState
-from bridge.fakes import AgentBehaviour, FakeCall, FakeEngine, FakePrompts
 from bridge.transfer import TransferDriver
+from tests.kit.call import AgentBehaviour, FakeCall, FakeEngine
+from tests.kit.prompts import FakePrompts
 
 Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
@@ -17,7 +18,7 @@ Run = Callable[[Coroutine[Any, Any, Any]], Any]
 class Rig:
     def __init__(self, behaviours: dict[str, AgentBehaviour], available: tuple[str, ...] = ("a1", "a2")) -> None:
         self.engine = FakeEngine({f"sip:{k}@agents": v for k, v in behaviours.items()})
-        self.prompts = FakePrompts()
+        self.prompts = FakePrompts.transfer()
         self.agents = MemoryAgentState()
         self.available = available
         self.pops: list[tuple[float, str]] = []

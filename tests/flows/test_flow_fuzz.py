@@ -24,7 +24,7 @@ from flows.events import (
 )
 from flows.loader import load_flow
 from flows.runner import ChannelRoute, Context, new_call, step
-from flows.testing import FakeClassifier
+from tests.kit.classifier import FakeClassifier
 
 FLOW = load_flow(Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml")
 CTX = Context(FLOW, FakeClassifier(), {"119": ChannelRoute(True, "119")})

@@ -10,7 +10,7 @@ from flows.events import Digits, Hangup, NoInput, PromptDone, Recognized, Starte
 from flows.loader import load_flow
 from flows.runner import ChannelRoute, Context, new_call, step
 from flows.simulate import SimOptions, Simulator
-from flows.testing import FakeClassifier
+from tests.kit.classifier import FakeClassifier
 
 HOTLINE = Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml"
 EMERGENCY = {c: ChannelRoute(True, f"sip:{c}@psap") for c in ("110", "119", "120", "122")}

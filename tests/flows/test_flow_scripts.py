@@ -50,7 +50,8 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_session_deps_from_configuration() -> None:
     from flows.setup import session_deps
-    from flows.testing import FakeHandoff, FakePrompts
+    from tests.kit.handoff import FakeHandoff
+    from tests.kit.prompts import FakePrompts
 
     deps = session_deps(FakePrompts(), FakeHandoff())
     ctx = deps.contexts()

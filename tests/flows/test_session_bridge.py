@@ -18,16 +18,13 @@ from flows.events import Play
 from flows.loader import load_flow
 from flows.runner import ChannelRoute, Context
 from flows.session import CallReport, SessionDeps, run_call_report
-from flows.testing import (
-    BusyHandoff,
-    FakeCall,
-    FakeClassifier,
-    FakePrompts,
-    FakeSpeech,
-    ScriptedCaller,
-    Turn,
-    VirtualClock,
-)
+from ivr.clock import LoopClock, VirtualClock
+from tests.kit.call import AgentBehaviour, FakeCall, FakeEngine
+from tests.kit.caller import ScriptedCaller, Turn
+from tests.kit.classifier import FakeClassifier
+from tests.kit.handoff import BusyHandoff
+from tests.kit.prompts import FakePrompts
+from tests.kit.speech import FakeSpeech
 
 HOTLINE = load_flow(Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml")
 ROUTES = {c: ChannelRoute(True, f"sip:{c}@psap") for c in ("110", "119", "120", "122")}
@@ -37,7 +34,6 @@ PG_URL = "postgresql+psycopg://127.0.0.1:5432/test"
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def handoff(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     from bridge.db import drop_schema, make_engine
-    from bridge.fakes import FakeEngine
     from bridge.handoff import HotlineHandoff
     from config.bridge import BridgeConfig
 
@@ -47,7 +43,7 @@ def handoff(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
                                        "journal_path": str(tmp_path / "orders.journal"),
                                        "sequence_dir": str(tmp_path / "seq"),
                                        "transfer": {"wait_for_free_agent_s": 0.2, "poll_interval_s": 0.1}})
-    h = HotlineHandoff.from_config(FakeEngine(), FakePrompts(), cfg)
+    h = HotlineHandoff.from_config(FakeEngine(), FakePrompts.transfer(), cfg)
     h.render_in_thread = False
     yield h
     h.store.engine.dispose()
@@ -135,11 +131,8 @@ class BridgedCall:
 
     @classmethod
     def make(cls, tmp_path: Path, **transfer: float) -> BridgedCall:
-        from bridge.fakes import AgentBehaviour, FakeEngine
-        from bridge.fakes import FakePrompts as BridgePrompts
         from bridge.handoff import HotlineHandoff
         from config.bridge import BridgeConfig
-        from flows.clock import LoopClock
 
         engine = FakeEngine(behaviours={"sip:a1@agents": AgentBehaviour(answer_after=0.05)})
         cfg = BridgeConfig.model_validate({
@@ -149,7 +142,7 @@ class BridgedCall:
             "transfer": {"ring_timeout_s": 2, "wait_for_free_agent_s": 1, "poll_interval_s": 0.1, **transfer}})
         short = {p: 0.05 for p in ("transfer.notice", "hold.music", "whisper.agent", "transfer.no_agent_callback",
                                    "callback.promise", "transfer.agent_unavailable_retry")}
-        handoff = HotlineHandoff.from_config(engine, BridgePrompts(short), cfg)
+        handoff = HotlineHandoff.from_config(engine, FakePrompts.transfer(short), cfg)
         handoff.render_in_thread = False
         clock = LoopClock()
         call = FakeCall(clock)

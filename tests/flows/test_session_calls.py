@@ -9,18 +9,15 @@ from asr.api import PromptAwareListener
 from flows.events import Play, Transfer
 from flows.loader import load_flow, parse_flow
 from flows.runner import ChannelRoute, Context
-from flows.session import CallReport, LoopClock, SessionDeps, run_call_report
-from flows.testing import (
-    FakeCall,
-    FakeClassifier,
-    FakeHandoff,
-    FakePrompts,
-    FakeSpeech,
-    ScriptedCaller,
-    Turn,
-    VirtualClock,
-)
+from flows.session import CallReport, SessionDeps, run_call_report
 from ivr.app import FRAME_BYTES
+from ivr.clock import LoopClock, VirtualClock
+from tests.kit.call import FakeCall
+from tests.kit.caller import ScriptedCaller, Turn
+from tests.kit.classifier import FakeClassifier
+from tests.kit.handoff import FakeHandoff
+from tests.kit.prompts import FakePrompts
+from tests.kit.speech import FakeSpeech
 
 HOTLINE = load_flow(Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml")
 ROUTES = {c: ChannelRoute(True, f"sip:{c}@psap") for c in ("110", "119", "120", "122")}

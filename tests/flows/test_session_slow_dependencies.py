@@ -16,12 +16,17 @@ from pathlib import Path
 import pytest
 
 from bridge.api import OrderDraft, OrderRef
-from flows.clock import Clock, LoopClock
 from flows.events import CreateOrder, Digits, Failed, OrderCreated, Play, PromptDone, Started
 from flows.loader import load_flow
 from flows.runner import ChannelRoute, Context, new_call, step
 from flows.session import CallReport, SessionDeps, run_call_report
-from flows.testing import FakeCall, FakeClassifier, FakeHandoff, FakePrompts, FakeSpeech, ScriptedCaller, VirtualClock
+from ivr.clock import Clock, LoopClock, VirtualClock
+from tests.kit.call import FakeCall
+from tests.kit.caller import ScriptedCaller
+from tests.kit.classifier import FakeClassifier
+from tests.kit.handoff import FakeHandoff
+from tests.kit.prompts import FakePrompts
+from tests.kit.speech import FakeSpeech
 
 HOTLINE = load_flow(Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml")
 ROUTES = {c: ChannelRoute(True, f"sip:{c}@psap") for c in ("110", "119", "120", "122")}
@@ -33,13 +38,11 @@ class SlowPrompts(FakePrompts):
 
     def __init__(self, slow: str, seconds: float) -> None:
         super().__init__(seconds=0.02)
-        self.slow, self.seconds = slow, seconds
-        self.rendered: list[str] = []
+        self.slow, self.slow_seconds = slow, seconds
 
     def audio(self, prompt_id: str, slots: Mapping[str, str] | None = None) -> bytes:
         if prompt_id == self.slow:
-            time.sleep(self.seconds)
-        self.rendered.append(prompt_id)
+            time.sleep(self.slow_seconds)
         return super().audio(prompt_id, slots)
 
 
@@ -94,7 +97,7 @@ def test_a_slow_synthesis_is_waited_for_not_turned_into_a_system_error() -> None
     report, call, actions = keypad_call({"prompts": prompts, "handoff": handoff, "dependency_timeout": 0.1},
                                         LoopClock(), think=0.05)
     played = plays(actions)
-    assert "error.system" not in played and "error.system" not in prompts.rendered
+    assert "error.system" not in played and "error.system" not in prompts.rendered_ids
     assert played[played.index("order.created") + 1] == "transfer.notice"  # the flow went on as on a fast day
     assert len(call.played) == len(played)  # every prompt the flow asked for reached the caller
     (order,) = report.orders

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from ivr.clock import VirtualClock
 from ivr.media.bridge import MediaBridge
-from ivr.media.clock import VirtualClock
 from ivr.media.pacer import Pacer
 from ivr.media.session import MediaError, MediaSession
 
@@ -41,7 +41,7 @@ def dominant_hz(frames: list[bytes]) -> float:
 class Rig:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.clock = VirtualClock()
+        self.clock = VirtualClock(start=1000.0)
         self.pacer = Pacer(self.clock)
         self.x, self.a = self.connect("PCMU", 0)
         self.y, self.b = self.connect("PCMA", 8)

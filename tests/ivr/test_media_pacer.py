@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.media.clock import VirtualClock
+from ivr.clock import VirtualClock
 from ivr.media.pacer import Pacer
 
 

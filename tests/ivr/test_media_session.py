@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ivr.clock import LoopClock, VirtualClock
 from ivr.media import dtmf, rtcp, rtp
-from ivr.media.clock import AsyncioClock, VirtualClock
 from ivr.media.codecs import PCMA, PCMU
 from ivr.media.pacer import Pacer
 from ivr.media.session import MediaError, MediaSession
@@ -47,7 +47,7 @@ def voiced_run(frames: list[bytes], threshold: float = 500.0) -> list[bytes]:
 @pytest.fixture
 def env() -> Iterator[Env]:
     loop = asyncio.new_event_loop()
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     yield clock, Pacer(clock), loop
     loop.close()
 
@@ -137,7 +137,7 @@ def test_rtp_stream_properties(env: Env) -> None:
 
 
 def test_ssrc_sequence_and_timestamp_are_random() -> None:
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     pacer = Pacer(clock)
     sessions = [MediaSession(local_host="127.0.0.1", port_range=PORTS, pacer=pacer, clock=clock) for _ in range(8)]
     assert len({s.ssrc for s in sessions}) == 8
@@ -290,7 +290,7 @@ def test_open_errors_and_bad_remote(env: Env) -> None:
 
 def test_real_loop_clock_exchanges_audio() -> None:
     async def main() -> tuple[list[bytes], dict[str, float | int], float]:
-        clock = AsyncioClock()
+        clock = LoopClock()
         pacer = Pacer(clock)
         a = MediaSession(local_host="127.0.0.1", port_range=PORTS, pacer=pacer, clock=clock)
         b = MediaSession(local_host="127.0.0.1", port_range=PORTS, pacer=pacer, clock=clock)
@@ -393,7 +393,7 @@ def test_failing_application_callbacks_do_not_stop_the_media(env: Env) -> None:
 
 def test_without_epoll_sessions_drain_their_own_sockets() -> None:
     loop = asyncio.new_event_loop()
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     pacer = Pacer(clock)
     pacer._poller = None  # a platform without epoll
     a, b = (MediaSession(local_host="127.0.0.1", port_range=PORTS, pacer=pacer, clock=clock, loop=loop) for _ in "ab")
