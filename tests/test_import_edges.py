@@ -32,14 +32,15 @@ RULES: dict[str, tuple[str, ...]] = {
     "ivr": ("config", "audio"),  # the telephony knows no flows, bridge, prompts, speech
     "asr": ("config", "audio"),
     "prompts": ("config", "audio"),  # no ivr: G.711 and the frame format are audio/
-    "bridge": ("config", "audio", "ivr.app", "prompts.api"),  # the engine only through its contract, no ivr.net
-    "flows": ("config", "audio", "ivr.app", "asr", "prompts.api", "bridge.api"),
+    # the engine only through its contract (ivr.app) and the one clock (ivr.clock, standard library only), no ivr.net
+    "bridge": ("config", "audio", "ivr.app", "ivr.clock", "prompts.api"),
+    "flows": ("config", "audio", "ivr.app", "ivr.clock", "asr", "prompts.api", "bridge.api"),
 }
 
 # Modules that must import without loading Twisted: the sans-IO protocol cores and the pure state machines.
 SANS_IO = (
     sorted(f"ivr.sip.{p.stem}" for p in (ROOT / "ivr" / "sip").glob("*.py") if p.stem != "__init__")
-    + ["ivr.sip", "ivr.sdp", "ivr.app"]
+    + ["ivr.sip", "ivr.sdp", "ivr.app", "ivr.clock"]
     + [f"ivr.engine.{m}" for m in ("core", "callsm", "model", "indialog", "callops", "uac", "negotiate", "sipmsg")]
     + [f"ivr.media.{m}" for m in ("codecs", "rtp", "rtcp", "dtmf", "jitter", "reception")]
     + ["audio.g711", "audio.pcm", "flows.runner", "bridge.transfer_sm"]
