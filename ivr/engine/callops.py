@@ -5,8 +5,8 @@ from __future__ import annotations
 from ivr.app import HangupEvent, TransferResult
 from ivr.engine.model import Action, CallState, Deliver, OutRequest, Send, StopMedia, Terminated, WakeAt
 from ivr.engine.sipmsg import ALLOW, SUPPORTED, in_dialog_request
-from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, make_response
+from ivr.sip.address import Endpoint
 
 
 def finish(s: CallState, out: list[Action]) -> None:

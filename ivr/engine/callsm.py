@@ -34,8 +34,8 @@ from ivr.engine.model import (
     UpdateMedia,
 )
 from ivr.engine.sipmsg import contact_uri, in_dialog_request, user_of
-from ivr.net.transport import Endpoint
 from ivr.sip import Request, SipParseError
+from ivr.sip.address import Endpoint
 from ivr.sip.dialog import TARGET_REFRESH
 
 

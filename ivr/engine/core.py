@@ -33,20 +33,15 @@ from ivr.engine.model import Timers as CallTimers
 from ivr.engine.registrar import Registrar
 from ivr.engine.sipmsg import ACCEPT, ALLOW, SUPPORTED
 from ivr.engine.upstream import Outgoing, UpstreamRegistrar
-from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, make_response, new_tag
 from ivr.sip import events as ev
+from ivr.sip.address import Endpoint
+from ivr.sip.events import Transmit
 from ivr.sip.transaction import TransactionLayer
 from ivr.sip.tx_common import TimerConfig
 
 log = logging.getLogger(__name__)
 UPSTREAM = "\x00upstream"  # client_keys owner of the upstream REGISTER transactions
-
-
-@dataclass(frozen=True)
-class Transmit:
-    data: bytes
-    dest: Endpoint
 
 
 @dataclass(frozen=True)
@@ -62,10 +57,7 @@ class CallOutput:
 
 
 Output = Transmit | NewCall | CallOutput
-
-
-def _endpoint(address: tuple[str, int], transport: str) -> Endpoint:
-    return Endpoint("tcp" if transport.upper() == "TCP" else "udp", address[0], address[1])
+""":class:`~ivr.sip.events.Transmit` is the transaction layer's own (already routed; ``.endpoint`` for the shell)."""
 
 
 class UaCore:
@@ -80,7 +72,7 @@ class UaCore:
 
     # ------------------------------------------------------------------ input
     def receive(self, data: bytes, source: Endpoint, now: float) -> list[Output]:
-        events = self.layer.receive_bytes(data, (source.host, source.port), now, source.transport.upper())
+        events = self.layer.receive_bytes(data, source.address, now, source.sip_transport)
         return self._process(events, now)
 
     def tick(self, now: float) -> list[Output]:
@@ -178,9 +170,7 @@ class UaCore:
     def _send_upstream(self, outgoing: list[Outgoing], now: float) -> list[Output]:
         out: list[Output] = []
         for item in outgoing:
-            key, events = self.layer.send_request(
-                item.request, (item.dest.host, item.dest.port), now, item.dest.transport.upper()
-            )
+            key, events = self.layer.send_request(item.request, item.dest.address, now, item.dest.sip_transport)
             self.client_keys[key] = UPSTREAM
             out += self._process(events, now)
         return out
@@ -206,7 +196,7 @@ class UaCore:
         message, dest = action.message, action.dest
         if isinstance(message, Response):
             return self._process(self.layer.send_response(message, now), now)
-        address, transport = (dest.host, dest.port), dest.transport.upper()
+        address, transport = dest.address, dest.sip_transport
         if message.method == "ACK":
             return self._process(self.layer.send_stateless(message, address, transport), now)
         key, events = self.layer.send_request(message, address, now, transport)
@@ -216,14 +206,14 @@ class UaCore:
     def _process(self, events: list[ev.Event], now: float) -> list[Output]:
         out: list[Output] = []
         for event in events:
-            if isinstance(event, ev.Transmit):
-                out.append(Transmit(event.data, _endpoint(event.dest, event.transport)))
+            if isinstance(event, Transmit):
+                out.append(event)
             elif isinstance(event, ev.RequestReceived):
-                out += self._on_request(event.request, _endpoint(event.source, event.transport), now)
+                out += self._on_request(event.request, Endpoint.of(event.source, event.transport), now)
             elif isinstance(event, ev.ResponseReceived):
                 out += self._on_response(event, now)
             elif isinstance(event, ev.AckReceived):
-                source = _endpoint(event.source, event.transport)
+                source = Endpoint.of(event.source, event.transport)
                 out += self.feed(event.ack.call_id, Incoming(event.ack, source, now))
             elif isinstance(event, ev.CancelReceived):
                 out += self.feed(event.invite.call_id, CancelIn(now))

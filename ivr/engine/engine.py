@@ -35,8 +35,9 @@ from ivr.engine.sipmsg import uri_dest, user_of
 from ivr.engine.uac import new_uac
 from ivr.engine.upstream import UpstreamRegistrar
 from ivr.media import AsyncioClock, MediaBridge, MediaError, MediaSession, Pacer
-from ivr.net import Endpoint, NetStats, SipTransports, reactor_for_loop
+from ivr.net import NetStats, SipTransports, reactor_for_loop
 from ivr.sip import Request, StreamFramer, new_call_id, new_tag
+from ivr.sip.address import Endpoint
 from ivr.sip.tx_common import TimerConfig
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ class Engine:
         assert self.transports is not None
         for output in outputs:
             if isinstance(output, Transmit):
-                self.transports.send(output.data, output.dest)
+                self.transports.send(output.data, output.endpoint)
             elif isinstance(output, NewCall):
                 self._new_call(output.request, output.source)
             else:

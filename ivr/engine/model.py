@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ivr.app import DigitEvent, HangupEvent, TransferResult
-from ivr.net.transport import Endpoint
 from ivr.sdp import Direction
 from ivr.sip import Request, Response
+from ivr.sip.address import Endpoint
 
 Phase = Literal["early", "answering", "confirmed", "calling", "cancelling", "ending", "ended"]
 

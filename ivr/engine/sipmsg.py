@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ivr.engine.model import CallState
-from ivr.net.transport import Endpoint
 from ivr.sip import NameAddr, Request, Response, SipParseError, parse_name_addr, parse_uri
+from ivr.sip.address import Endpoint
 from ivr.sip.dialog import Dialog, LocalEndpoint
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"

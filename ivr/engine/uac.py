@@ -22,8 +22,8 @@ from ivr.engine.model import (
     Timers,
 )
 from ivr.engine.sipmsg import ALLOW, contact_uri, in_dialog_request, user_of, via_for
-from ivr.net.transport import Endpoint
 from ivr.sip import Headers, Request, Response, SipParseError
+from ivr.sip.address import Endpoint
 from ivr.sip.auth import authorize_request
 
 

@@ -25,8 +25,8 @@ from ivr.engine.model import (
     UpdateMedia,
     WakeAt,
 )
-from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, parse_message
+from ivr.sip.address import Endpoint
 
 CALLER = Endpoint("udp", "127.0.0.1", 5062)
 LOCAL = LocalMedia("127.0.0.1", 30000, ("PCMU", "PCMA"), 101, 42)

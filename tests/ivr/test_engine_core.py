@@ -18,8 +18,8 @@ from ivr.engine.core import CallOutput, NewCall, Output, Transmit, UaCore
 from ivr.engine.model import Action, Answered, CallState, Deliver, Event, HangupCmd, LocalMedia, Terminated, Timers
 from ivr.engine.registrar import Registrar
 from ivr.engine.uac import new_uac
-from ivr.net.transport import Endpoint
 from ivr.sip import parse_message
+from ivr.sip.address import Endpoint
 from ivr.sip.auth import build_authorization, parse_challenge
 from ivr.sip.tx_common import TimerConfig
 

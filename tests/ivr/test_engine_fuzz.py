@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from ivr.engine.callsm import new_uas, step
 from ivr.engine.model import AnswerCmd, HangupCmd, Incoming, LocalMedia, Send, Tick, Timers, TransferCmd
-from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, SipParseError, parse_message
+from ivr.sip.address import Endpoint
 
 SRC = Endpoint("udp", "127.0.0.1", 5062)
 METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "INFO", "NOTIFY", "UPDATE", "OPTIONS", "REFER", "PRACK", "FOO"]
