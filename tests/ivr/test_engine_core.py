@@ -285,6 +285,7 @@ def test_two_cores_survive_lost_invite_200_and_bye() -> None:
     assert not net.uac.calls and not net.ivr.core.calls
     assert net.uac.next_wakeup() is None and net.ivr.core.next_wakeup() is None  # every timer stopped
     assert not net.uac.layer.client and not net.ivr.core.layer.server  # every transaction gone
+    assert net.uac.stats["call_errors"] == 0 and net.ivr.core.stats["call_errors"] == 0
 
 
 @settings(max_examples=40, deadline=None)
@@ -296,6 +297,7 @@ def test_random_loss_always_converges(seed: int, loss: float) -> None:
     net.run(600.0, 5.0, call_id)
     assert not net.uac.calls and not net.ivr.core.calls
     assert net.uac.next_wakeup() is None and net.ivr.core.next_wakeup() is None
+    assert net.uac.stats["call_errors"] == 0 and net.ivr.core.stats["call_errors"] == 0  # no exception hung up
 
 
 @settings(max_examples=200, deadline=None)
@@ -309,6 +311,7 @@ def test_random_and_mutated_bytes_never_crash(data: bytes, cut: int, flip: int) 
     ivr.receive(bytes(mutated), 0.1)
     ivr.receive(INVITE[:cut], 0.2)
     ivr.tick(40.0)
+    assert ivr.core.stats["call_errors"] == 0  # the core hangs a call up on an exception: this is how it shows
 
 
 def test_a_failing_call_ends_alone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -327,6 +330,7 @@ def test_a_failing_call_ends_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(core_module, "step", broken)
     ivr.receive(message("INFO", 2, to_tag="x", branch="z9hG4bKi1"), 1.0)
     assert list(ivr.core.calls) == ["core-2@127.0.0.1"]
+    assert ivr.core.stats["call_errors"] == 1
     assert any(o.call_id == "core-1@127.0.0.1" and isinstance(o.action, Terminated) for o in ivr.actions)
     bye = message("BYE", 2, branch="z9hG4bKb2").replace(b"core-1@", b"core-2@")
     assert first_lines(ivr.receive(bye, 2.0)) == ["SIP/2.0 200 OK"]  # the other call works on
