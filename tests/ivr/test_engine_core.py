@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config.ivr import IvrConfig, RegistrarUser
-from ivr.app import HangupEvent
+from ivr.app import DigitEvent, HangupEvent
 from ivr.engine import core as core_module
 from ivr.engine.core import CallOutput, NewCall, Output, Transmit, UaCore
 from ivr.engine.model import Action, Answered, CallState, Deliver, Event, HangupCmd, LocalMedia, Terminated, Timers
@@ -126,6 +126,22 @@ def test_retransmitted_invite_gets_the_same_200_never_481() -> None:
     again = ivr.receive(INVITE, 0.2)
     assert again == [first[1]]
     assert len(ivr.core.calls) == 1
+
+
+def test_retransmitted_in_dialog_request_is_absorbed_a_lower_cseq_gets_500() -> None:
+    ivr = Ivr()
+    tag = to_tag_of(ivr.receive(INVITE, 0.0)[1])
+    ivr.receive(message("ACK", 1, to_tag=tag, branch="z9hG4bKack1"), 0.1)
+    info = message("INFO", 3, to_tag=tag, branch="z9hG4bKi3", body="Signal=5\r\nDuration=160\r\n",
+                   ctype="application/dtmf-relay")
+    first = ivr.receive(info, 0.2)
+    assert first_lines(first) == ["SIP/2.0 200 OK"]
+    assert ivr.receive(info, 0.3) == first  # the same CSeq, same transaction: the layer answers it again
+    digits = [o.action.event for o in ivr.actions if isinstance(o.action, Deliver)]
+    assert digits == [DigitEvent("5", "info", 160)]  # delivered once
+    lower = ivr.receive(message("INFO", 2, to_tag=tag, branch="z9hG4bKi2"), 0.4)
+    assert first_lines(lower) == ["SIP/2.0 500 CSeq Out of Order"] and b"\r\nRetry-After: 1\r\n" in lower[0]
+    assert ivr.core.stats["call_errors"] == 0
 
 
 def test_missing_ack_ends_the_call_with_bye() -> None:

@@ -163,7 +163,7 @@ def run_core(events: list[tuple], delay: float) -> UaCore:  # type: ignore[type-
                 )
 
     run(core.receive(first.to_bytes(), SRC, 0.0), 0.0)
-    tag = next(iter(core.calls.values())).local_tag
+    tag = next(iter(core.calls.values())).dialog.local_tag
     now = 0.0
     for item in events:
         if item[0] == "req":
