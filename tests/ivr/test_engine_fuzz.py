@@ -163,7 +163,8 @@ def run_core(events: list[tuple], delay: float) -> UaCore:  # type: ignore[type-
                 )
 
     run(core.receive(first.to_bytes(), SRC, 0.0), 0.0)
-    tag = next(iter(core.calls.values())).dialog.local_tag
+    (leg,) = core.legs
+    key, tag = leg.key, leg.state.dialog.local_tag
     now = 0.0
     for item in events:
         if item[0] == "req":
@@ -182,7 +183,7 @@ def run_core(events: list[tuple], delay: float) -> UaCore:  # type: ignore[type-
                 "transfer": TransferCmd(now, "sip:b@127.0.0.1"),
                 "answer": AnswerCmd(now),
             }[item[1]]
-            run(core.feed("fuzz", command), now)
+            run(core.feed(key, command), now)
     while (wake := core.next_wakeup()) is not None and wake < now + 600:
         now = wake
         run(core.tick(now), now)
