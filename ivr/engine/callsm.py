@@ -117,7 +117,6 @@ def new_uas(
         state="early",
     )
     s = CallState(
-        role="uas",
         phase="early",
         dialog=dialog,
         local_contact=local_contact,

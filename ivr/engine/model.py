@@ -75,7 +75,6 @@ class CallState:
     (Call-ID, tags, URIs, remote target, route set, CSeq numbers) and builds the in-dialog requests; the rest is
     the call's own: phase, pending INVITE, offer/answer, deadlines, outstanding client transactions."""
 
-    role: Literal["uas", "uac"]
     phase: Phase
     dialog: Dialog
     local_contact: str
@@ -103,6 +102,10 @@ class CallState:
     hangup_reason: str = ""
     caller_user: str = ""
     called_user: str = ""
+
+    @property
+    def role(self) -> Literal["uas", "uac"]:
+        return self.dialog.role
 
     @property
     def call_id(self) -> str:

@@ -57,7 +57,6 @@ def new_uac(
         state="early",
     )
     s = CallState(
-        role="uac",
         phase="calling",
         dialog=dialog,
         local_contact=local_contact,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ivr.sip.errors import SipParseError
 from ivr.sip.events import Address
@@ -48,7 +49,7 @@ class Dialog:
     remote: NameAddr
     remote_target: str
     endpoint: LocalEndpoint
-    role: str  # "uas" | "uac"
+    role: Literal["uas", "uac"]
     local_cseq: int
     remote_cseq: int | None = None
     route_set: list[str] = field(default_factory=list)
