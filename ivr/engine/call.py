@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from ivr.app import AudioSink, CallEvent, DigitEvent, HangupEvent, Playback, PlaybackFinished, TransferResult
-from ivr.engine.model import CallState, HangupCmd, TransferCmd
+from ivr.engine.model import CallKey, CallState, HangupCmd, TransferCmd
 from ivr.media import MediaSession
 
 if TYPE_CHECKING:
@@ -16,10 +16,11 @@ if TYPE_CHECKING:
 class EngineCall:
     """A call leg driven by the engine: its SIP state lives in the UA core (sans-IO), its audio in ``media``."""
 
-    def __init__(self, engine: Engine, call_id: str, media: MediaSession) -> None:
+    def __init__(self, engine: Engine, key: CallKey, media: MediaSession) -> None:
         self.engine = engine
-        self._call_id = call_id
+        self.key = key  # (Call-ID, our tag): the leg in the UA core
         self._last_state: CallState | None = None
+        self.forgotten = False  # the engine is done with it (media closed)
         self.media = media
         self.task: asyncio.Task[None] | None = None
         self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -35,7 +36,7 @@ class EngineCall:
     @property
     def state(self) -> CallState:
         """The SIP state of this leg (the last one, once the core has forgotten the call)."""
-        current = self.engine.core.calls.get(self._call_id)
+        current = self.engine.core.state_of(self.key)
         if current is not None:
             self._last_state = current
         assert self._last_state is not None, "call not started"
@@ -43,7 +44,7 @@ class EngineCall:
 
     @property
     def call_id(self) -> str:
-        return self._call_id
+        return self.key[0]
 
     @property
     def caller(self) -> str:

@@ -5,11 +5,16 @@ from __future__ import annotations
 from ivr.app import HangupEvent, TransferResult
 from ivr.engine.model import Action, CallState, Deliver, OutRequest, Send, StopMedia, Terminated, WakeAt
 from ivr.engine.sipmsg import ALLOW, SUPPORTED, in_dialog_request
-from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, make_response
+from ivr.sip.address import Endpoint
+
+DIALOG_STATE = {"early": "early", "calling": "early", "cancelling": "early", "answering": "confirmed",
+                "confirmed": "confirmed"}  # what the call's phase means for its dialog (RFC 3261 §12)
 
 
 def finish(s: CallState, out: list[Action]) -> None:
+    """After every step: the dialog's state follows the phase; the call's wake-up, or its end."""
+    s.dialog.state = DIALOG_STATE.get(s.phase, "terminated")
     if s.phase == "ended" and not s.out:
         out += [WakeAt(None), Terminated()]
         return
@@ -33,7 +38,8 @@ def respond(
         extra.append(("Contact", s.local_contact))
     if req.method in ("INVITE", "OPTIONS") or status in (405, 501):
         extra += [("Allow", ALLOW), ("Supported", SUPPORTED)]
-    resp = make_response(req, status, reason, to_tag=s.local_tag, headers=extra, body=body, content_type=content_type)
+    tag = s.dialog.local_tag
+    resp = make_response(req, status, reason, to_tag=tag, headers=extra, body=body, content_type=content_type)
     out.append(Send(resp, source))  # the transaction layer routes it (Via received/rport, TCP connection)
     return resp
 
@@ -85,6 +91,5 @@ def send_request(s: CallState, req: Request, dest: Endpoint, purpose: str, out: 
 
 
 def send_bye(s: CallState, out: list[Action]) -> None:
-    s.local_cseq += 1
     req, dest = in_dialog_request(s, "BYE")
     send_request(s, req, dest, "bye", out)

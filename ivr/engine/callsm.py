@@ -33,10 +33,10 @@ from ivr.engine.model import (
     TxTimeout,
     UpdateMedia,
 )
-from ivr.engine.sipmsg import contact_uri, in_dialog_request, user_of
-from ivr.net.transport import Endpoint
+from ivr.engine.sipmsg import contact_uri, in_dialog_request, local_endpoint, name_addr, user_of
 from ivr.sip import Request, SipParseError
-from ivr.sip.dialog import TARGET_REFRESH
+from ivr.sip.address import Endpoint
+from ivr.sip.dialog import OUT_OF_ORDER, Dialog
 
 
 def step(state: CallState, event: Event) -> tuple[CallState, list[Action]]:
@@ -104,21 +104,25 @@ def new_uas(
     now: float,
 ) -> tuple[CallState, list[Action]]:
     """Start a UAS call from an initial INVITE (the layer sent 100 Trying): ring (180) or answer at once."""
-    s = CallState(
-        role="uas",
-        phase="early",
+    dialog = Dialog(
         call_id=invite.call_id,
-        local_tag=local_tag,
-        local_uri=invite.to_addr.uri,
-        remote_uri=invite.from_addr.uri,
+        local=name_addr(invite.to_addr.uri, local_tag),
+        remote=name_addr(invite.from_addr.uri, invite.from_tag or ""),
+        remote_target=contact_uri(invite),
+        endpoint=local_endpoint(local_contact, source),
+        role="uas",
+        local_cseq=0,
+        remote_cseq=invite.cseq[0],
+        route_set=invite.headers.get_all("Record-Route"),
+        state="early",
+    )
+    s = CallState(
+        phase="early",
+        dialog=dialog,
         local_contact=local_contact,
         local_media=local_media,
         timers=timers,
-        remote_tag=invite.from_tag or "",
-        remote_target=contact_uri(invite),
         remote_endpoint=source,
-        route_set=tuple(invite.headers.get_all("Record-Route")),
-        remote_cseq=invite.cseq[0],
         invite=invite,
         invite_source=source,
         caller_user=user_of(invite.headers.get("From") or ""),
@@ -139,7 +143,7 @@ def new_uas(
 
 def on_request(s: CallState, req: Request, source: Endpoint, now: float, out: list[Action]) -> None:
     try:
-        cseq, _ = req.cseq
+        req.cseq  # noqa: B018 - a request without a valid CSeq is dropped
     except SipParseError:
         return
     if req.method == "ACK":
@@ -149,16 +153,15 @@ def on_request(s: CallState, req: Request, source: Endpoint, now: float, out: li
         respond(s, req, source, 481, out)
         return
     to_tag = req.to_tag
-    if to_tag and to_tag != s.local_tag:
+    if to_tag and to_tag != s.dialog.local_tag:
         respond(s, req, source, 481, out)
         return
-    if cseq <= s.remote_cseq:
-        respond(s, req, source, 500, out, reason="CSeq Out of Order")
+    if not s.dialog.in_order(req):  # RFC 3261 §12.2.2, the rule of ivr.sip.dialog
+        status, reason, headers = OUT_OF_ORDER
+        respond(s, req, source, status, out, reason=reason, headers=list(headers))
         return
-    s.remote_cseq = cseq
+    s.dialog.take_request(req)  # CSeq, and the remote target of a target-refresh request
     s.remote_endpoint = source
-    if req.method in TARGET_REFRESH:  # a new Contact replaces the remote target (RFC 3261 §12.2.2)
-        s.remote_target = contact_uri(req) or s.remote_target
     handler = HANDLERS.get(req.method)
     if handler is None:
         respond(s, req, source, 501, out)
@@ -212,9 +215,9 @@ def transfer(s: CallState, now: float, target: str, out: list[Action]) -> None:
     if s.phase not in ("confirmed", "answering") or s.refer_pending:
         out.append(Deliver(TransferResult(False, False, 0, "call not established or transfer pending")))
         return
-    s.local_cseq += 1
     refer_to = target if target.startswith("<") else f"<{target}>"
-    req, dest = in_dialog_request(s, "REFER", extra=[("Refer-To", refer_to), ("Referred-By", f"<{s.local_uri}>")])
+    referred_by = f"<{s.dialog.local.uri}>"
+    req, dest = in_dialog_request(s, "REFER", extra=[("Refer-To", refer_to), ("Referred-By", referred_by)])
     send_request(s, req, dest, "refer", out)
     s.refer_pending = True
     s.refer_deadline = now + s.timers.refer_timeout

@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 
 from config.ivr import IvrConfig
 from ivr.app import Call, CallHandler, DialFailed
+from ivr.clock import LoopClock
 from ivr.engine.call import EngineCall
 from ivr.engine.core import CallOutput, NewCall, Output, Transmit, UaCore
 from ivr.engine.model import (
     Answered,
+    CallKey,
     Deliver,
     DialFailure,
     Event,
@@ -34,9 +36,10 @@ from ivr.engine.registrar import BindingStore, Registrar
 from ivr.engine.sipmsg import uri_dest, user_of
 from ivr.engine.uac import new_uac
 from ivr.engine.upstream import UpstreamRegistrar
-from ivr.media import AsyncioClock, MediaBridge, MediaError, MediaSession, Pacer
-from ivr.net import Endpoint, NetStats, SipTransports, reactor_for_loop
+from ivr.media import MediaBridge, MediaError, MediaSession, Pacer
+from ivr.net import NetStats, SipTransports, reactor_for_loop
 from ivr.sip import Request, StreamFramer, new_call_id, new_tag
+from ivr.sip.address import Endpoint
 from ivr.sip.tx_common import TimerConfig
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,6 @@ class Engine:
         t = self.config.timers
         self.registrar = Registrar(self.config, binding_store)
         self.core = UaCore(TimerConfig(t1=t.t1, t2=t.t2, t4=t.t4), self.registrar)
-        self.calls: dict[str, EngineCall] = {}
         self.port = 0
         self.transports: SipTransports | None = None
         self.pacer: Pacer | None = None
@@ -100,6 +102,11 @@ class Engine:
         return cached
 
     @property
+    def calls(self) -> dict[CallKey, EngineCall]:
+        """The live call legs (the UA core's registry, :attr:`UaCore.legs`, holds them)."""
+        return {leg.key: leg.handle for leg in self.core.legs if isinstance(leg.handle, EngineCall)}
+
+    @property
     def upstream(self) -> UpstreamRegistrar | None:
         return self.core.upstream
 
@@ -118,7 +125,7 @@ class Engine:
         """Listen on the configured host/port (port 0 picks one); returns the SIP port."""
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self.pacer = Pacer(AsyncioClock(loop))
+        self.pacer = Pacer(LoopClock(loop))
         self.transports = SipTransports(
             reactor_for_loop(loop), self.on_message, StreamFramer, max_datagram=self.config.max_datagram
         )
@@ -147,6 +154,7 @@ class Engine:
         for task in list(self._tasks):
             task.cancel()
         for call in list(self.calls.values()):
+            self.core.forget(call.key)
             self._forget(call)
         if self.transports is not None:
             self.transports.close()
@@ -163,13 +171,13 @@ class Engine:
         self._run(self.core.receive(data, source, self.now()))
 
     def feed(self, call: EngineCall, event: Event) -> None:
-        self._run(self.core.feed(call.call_id, event))
+        self._run(self.core.feed(call.key, event))
 
     def _run(self, outputs: list[Output]) -> None:
         assert self.transports is not None
         for output in outputs:
             if isinstance(output, Transmit):
-                self.transports.send(output.data, output.dest)
+                self.transports.send(output.data, output.endpoint)
             elif isinstance(output, NewCall):
                 self._new_call(output.request, output.source)
             else:
@@ -190,8 +198,8 @@ class Engine:
         self._run(self.core.tick(self.now()))
 
     def _call_action(self, output: CallOutput) -> None:
-        call = self.calls.get(output.call_id)
-        if call is None:
+        call = output.handle
+        if not isinstance(call, EngineCall) or call.forgotten:
             return
         action = output.action
         if isinstance(action, (StartMedia, UpdateMedia)):
@@ -226,7 +234,7 @@ class Engine:
 
     def _new_call(self, invite: Request, source: Endpoint) -> None:
         now = self.now()
-        if self.handler is None or len(self.calls) >= self.config.max_calls:
+        if self.handler is None or len(self.core.legs) >= self.config.max_calls:
             self._run(self.core.reject(invite, 503, now, headers=[("Retry-After", "5")]))
             return
         try:
@@ -235,7 +243,8 @@ class Engine:
             log.warning("no RTP port for a new call: %s", exc)
             self._run(self.core.reject(invite, 503, now, "No Media Port", [("Retry-After", "5")]))
             return
-        self.calls[invite.call_id] = EngineCall(self, invite.call_id, media)
+        tag = new_tag()
+        call = EngineCall(self, (invite.call_id, tag), media)
         self._run(
             self.core.start_uas(
                 invite,
@@ -244,6 +253,8 @@ class Engine:
                 local_contact=self._contact(user_of(invite.uri), source.transport, self.host_toward(source.host)),
                 timers=self._timers(),
                 now=now,
+                local_tag=tag,
+                handle=call,
             )
         )
 
@@ -276,8 +287,8 @@ class Engine:
 
     def _forget(self, call: EngineCall) -> None:
         call.media.close()
-        if self.calls.get(call.call_id) is call:
-            del self.calls[call.call_id]
+        if not call.forgotten:
+            call.forgotten = True
             self.finished_calls += 1
         if not call.answered.done():
             call.answered.set_exception(DialFailed(0, "call ended"))
@@ -308,9 +319,9 @@ class Engine:
         assert self._loop is not None
         now = self.now()
         timers = self.config.timers
-        for call in list(self.calls.values()):
-            state = self.core.calls.get(call.call_id)
-            if call.ended or state is None or state.phase not in ("answering", "confirmed"):
+        for leg in self.core.legs:
+            call, state = leg.handle, leg.state
+            if not isinstance(call, EngineCall) or call.ended or state.phase not in ("answering", "confirmed"):
                 continue
             last_rtp = call.media.last_rtp_at or call.started_at
             if timers.rtp_timeout > 0 and now - last_rtp > timers.rtp_timeout:
@@ -362,9 +373,8 @@ class Engine:
             credentials=(up.username, up.password) if up.password else None,
             to_uri=None if is_uri else f"sip:{target}@{self.public_host}",
         )
-        call = EngineCall(self, state.call_id, media)
-        self.calls[state.call_id] = call
-        self._run(self.core.start_uac(state, actions, self.now()))
+        call = EngineCall(self, state.key, media)
+        self._run(self.core.start_uac(state, actions, self.now(), handle=call))
         try:
             await asyncio.shield(call.answered)
         except asyncio.CancelledError:

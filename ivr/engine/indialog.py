@@ -9,8 +9,8 @@ from ivr.engine import negotiate
 from ivr.engine.callops import end, invite_final, refer_done, respond, stamp
 from ivr.engine.model import Action, CallState, Deliver, StartMedia, UpdateMedia
 from ivr.engine.sipmsg import ACCEPT
-from ivr.net.transport import Endpoint
 from ivr.sip import Request
+from ivr.sip.address import Endpoint
 from ivr.sip.bodies import parse_dtmf_info, parse_sipfrag
 
 Handler = Callable[[CallState, Request, Endpoint, float, list[Action]], None]

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ivr.app import DigitEvent, HangupEvent, TransferResult
-from ivr.net.transport import Endpoint
 from ivr.sdp import Direction
 from ivr.sip import Request, Response
+from ivr.sip.address import Endpoint
+from ivr.sip.dialog import Dialog
 
 Phase = Literal["early", "answering", "confirmed", "calling", "cancelling", "ending", "ended"]
 
@@ -63,23 +64,23 @@ class OutRequest:
     purpose: str  # invite, bye, refer, cancel
 
 
+CallKey = tuple[str, str]
+"""A call leg in the UA core: (Call-ID, our tag).  With the remote tag it makes the dialog id (RFC 3261 §12);
+our tag alone tells apart two legs of one Call-ID (a call the engine places to itself, a re-sent INVITE)."""
+
+
 @dataclass
 class CallState:
-    role: Literal["uas", "uac"]
+    """One call leg.  ``dialog`` (:class:`ivr.sip.dialog.Dialog`) holds what RFC 3261 §12 calls the dialog state
+    (Call-ID, tags, URIs, remote target, route set, CSeq numbers) and builds the in-dialog requests; the rest is
+    the call's own: phase, pending INVITE, offer/answer, deadlines, outstanding client transactions."""
+
     phase: Phase
-    call_id: str
-    local_tag: str
-    local_uri: str  # our address-of-record (From on UAC, To on UAS), without tag
-    remote_uri: str
+    dialog: Dialog
     local_contact: str
     local_media: LocalMedia
     timers: Timers = field(default_factory=Timers)
-    remote_tag: str = ""
-    remote_target: str = ""  # remote Contact URI
     remote_endpoint: Endpoint | None = None  # where the remote's requests came from (fallback target)
-    route_set: tuple[str, ...] = ()
-    local_cseq: int = 0
-    remote_cseq: int = -1
     invite: Request | None = None  # the INVITE we are answering (UAS) or sent (UAC)
     invite_source: Endpoint | None = None
     last_invite_response: Response | None = None
@@ -102,9 +103,23 @@ class CallState:
     caller_user: str = ""
     called_user: str = ""
 
+    @property
+    def role(self) -> Literal["uas", "uac"]:
+        return self.dialog.role
+
+    @property
+    def call_id(self) -> str:
+        return self.dialog.call_id
+
+    @property
+    def key(self) -> CallKey:
+        return self.dialog.call_id, self.dialog.local_tag
+
     def clone(self) -> CallState:
         new = copy.copy(self)
         new.out = dict(self.out)
+        new.dialog = copy.copy(self.dialog)
+        new.dialog.route_set = list(self.dialog.route_set)
         return new
 
 

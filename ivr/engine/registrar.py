@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from config.ivr import IvrConfig
-from ivr.net.transport import Endpoint
 from ivr.sip import Request, SipParseError, parse_name_addr, parse_uri
+from ivr.sip.address import Endpoint
 from ivr.sip.auth import DigestServer
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ivr.engine.model import CallState
-from ivr.net.transport import Endpoint
 from ivr.sip import NameAddr, Request, Response, SipParseError, parse_name_addr, parse_uri
-from ivr.sip.dialog import Dialog, LocalEndpoint
+from ivr.sip.address import Endpoint
+from ivr.sip.dialog import LocalEndpoint
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"
 ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf, message/sipfrag"
@@ -44,7 +44,8 @@ def user_of(uri_or_addr: str) -> str:
 
 
 def in_dialog_dest(state: CallState) -> Endpoint:
-    target = state.route_set[0] if state.route_set else state.remote_target
+    dialog = state.dialog
+    target = dialog.route_set[0] if dialog.route_set else dialog.remote_target
     dest = uri_dest(target, state.remote_endpoint) if target else state.remote_endpoint
     if dest is None:
         return Endpoint("udp", "127.0.0.1", 5060)
@@ -53,9 +54,9 @@ def in_dialog_dest(state: CallState) -> Endpoint:
     return dest
 
 
-def local_endpoint(state: CallState, dest: Endpoint) -> LocalEndpoint:
-    """How this call appears on the wire toward ``dest``: sent-by and Contact from our Contact URI."""
-    contact = parse_name_addr(state.local_contact).uri if state.local_contact else ""
+def local_endpoint(local_contact: str, dest: Endpoint) -> LocalEndpoint:
+    """How a call appears on the wire toward ``dest``: sent-by and Contact from our Contact URI."""
+    contact = parse_name_addr(local_contact).uri if local_contact else ""
     sent_by = uri_dest(contact) if contact else None
     host, port = (sent_by.host, sent_by.port) if sent_by is not None else ("127.0.0.1", 5060)
     return LocalEndpoint(host, port, "TCP" if dest.transport == "tcp" else "UDP", contact)
@@ -63,7 +64,12 @@ def local_endpoint(state: CallState, dest: Endpoint) -> LocalEndpoint:
 
 def via_for(state: CallState, dest: Endpoint) -> str:
     """Our Via for a new request (with rport, RFC 3581)."""
-    return local_endpoint(state, dest).via()
+    return local_endpoint(state.local_contact, dest).via()
+
+
+def name_addr(uri: str, tag: str = "") -> NameAddr:
+    """``<uri>`` with ``;tag=`` when there is one (how the call puts its From/To on the wire)."""
+    return NameAddr(uri, params={"tag": tag} if tag else {})
 
 
 def in_dialog_request(
@@ -75,25 +81,11 @@ def in_dialog_request(
     extra: list[tuple[str, str]] | None = None,
     cseq: int | None = None,
 ) -> tuple[Request, Endpoint]:
-    """A request inside the dialog, built by :class:`ivr.sip.dialog.Dialog` (RFC 3261 §12.2.1.1: route set,
-    strict routers, Contact on target-refresh requests); the caller bumps ``state.local_cseq`` before."""
+    """A request inside the dialog, built by the call's :class:`ivr.sip.dialog.Dialog` (RFC 3261 §12.2.1.1: route
+    set, strict routers, Contact on target-refresh requests); it takes the next local CSeq unless ``cseq`` is
+    given (the ACK reuses its INVITE's)."""
     dest = in_dialog_dest(state)
-    remote_params: dict[str, str | None] = {"tag": state.remote_tag} if state.remote_tag else {}
-    dialog = Dialog(
-        call_id=state.call_id,
-        local=NameAddr(state.local_uri, params={"tag": state.local_tag}),
-        remote=NameAddr(state.remote_uri, params=remote_params),
-        remote_target=state.remote_target or state.remote_uri,
-        endpoint=local_endpoint(state, dest),
-        role=state.role,
-        local_cseq=state.local_cseq,
-        route_set=list(state.route_set),
-    )
-    request = dialog.create_request(
-        method,
-        body=body,
-        content_type=content_type,
-        headers=extra or (),
-        cseq=cseq if cseq is not None else state.local_cseq,
-    )
+    dialog = state.dialog
+    dialog.endpoint = local_endpoint(state.local_contact, dest)  # the transport toward dest names our Via
+    request = dialog.create_request(method, body=body, content_type=content_type, headers=extra or (), cseq=cseq)
     return request, dest

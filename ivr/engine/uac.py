@@ -21,10 +21,11 @@ from ivr.engine.model import (
     StartMedia,
     Timers,
 )
-from ivr.engine.sipmsg import ALLOW, contact_uri, in_dialog_request, user_of, via_for
-from ivr.net.transport import Endpoint
+from ivr.engine.sipmsg import ALLOW, contact_uri, in_dialog_request, local_endpoint, name_addr, user_of, via_for
 from ivr.sip import Headers, Request, Response, SipParseError
+from ivr.sip.address import Endpoint
 from ivr.sip.auth import authorize_request
+from ivr.sip.dialog import Dialog
 
 
 def new_uac(
@@ -45,18 +46,23 @@ def new_uac(
 ) -> tuple[CallState, list[Action]]:
     """An outgoing call to ``target`` (Request-URI; To is ``to_uri``, e.g. the agent's AOR, default ``target``):
     INVITE with our SDP offer, CANCEL after ``dial_timeout``."""
-    s = CallState(
-        role="uac",
-        phase="calling",
+    dialog = Dialog(
         call_id=call_id,
-        local_tag=local_tag,
-        local_uri=from_uri,
-        remote_uri=to_uri or target,
+        local=name_addr(from_uri, local_tag),
+        remote=name_addr(to_uri or target),
+        remote_target=target,
+        endpoint=local_endpoint(local_contact, dest),
+        role="uac",
+        local_cseq=0,
+        state="early",
+    )
+    s = CallState(
+        phase="calling",
+        dialog=dialog,
         local_contact=local_contact,
         local_media=local_media,
         timers=timers,
         remote_endpoint=dest,
-        remote_target=target,
         credentials=credentials,
         caller_user=user_of(from_uri),
         called_user=user_of(to_uri or target),
@@ -69,21 +75,22 @@ def new_uac(
 
 
 def send_invite(s: CallState, out: list[Action], *, display: str = "") -> None:
-    s.local_cseq += 1
+    dialog = s.dialog
+    dialog.local_cseq += 1
     dest = s.remote_endpoint or Endpoint("udp", "127.0.0.1", 5060)
     headers = Headers()
     headers.add("Via", via_for(s, dest))
     headers.add("Max-Forwards", "70")
     name = f'"{display}" ' if display else ""
-    headers.add("From", f"{name}<{s.local_uri}>;tag={s.local_tag}")
-    headers.add("To", f"<{s.remote_uri}>")
-    headers.add("Call-ID", s.call_id)
-    headers.add("CSeq", f"{s.local_cseq} INVITE")
+    headers.add("From", f"{name}<{dialog.local.uri}>;tag={dialog.local_tag}")
+    headers.add("To", f"<{dialog.remote.uri}>")
+    headers.add("Call-ID", dialog.call_id)
+    headers.add("CSeq", f"{dialog.local_cseq} INVITE")
     headers.add("Contact", s.local_contact)
     headers.add("Allow", ALLOW)
     headers.add("Content-Type", "application/sdp")
     body = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1))
-    invite = Request("INVITE", s.remote_target, headers, body)
+    invite = Request("INVITE", dialog.remote_target, headers, body)
     s.invite = invite
     send_request(s, invite, dest, "invite", out)
 
@@ -137,7 +144,7 @@ def on_response(s: CallState, resp: Response, now: float, out: list[Action]) -> 
 
 def late_2xx(s: CallState, resp: Response, out: list[Action]) -> None:
     """A retransmitted 2xx: the same ACK again; a 2xx for an INVITE we had given up: ACK, then BYE."""
-    if s.last_ack is not None and s.ack_dest is not None and resp.to_tag == s.remote_tag:
+    if s.last_ack is not None and s.ack_dest is not None and resp.to_tag == s.dialog.remote_tag:
         out.append(Send(s.last_ack, s.ack_dest))
     elif s.role == "uac" and s.phase == "ended" and s.invite is not None and resp.cseq == s.invite.cseq:
         accept_2xx(s, resp)
@@ -148,9 +155,11 @@ def late_2xx(s: CallState, resp: Response, out: list[Action]) -> None:
 
 
 def accept_2xx(s: CallState, resp: Response) -> None:
-    s.remote_tag = resp.to_tag or ""
-    s.remote_target = contact_uri(resp) or s.remote_target
-    s.route_set = tuple(reversed(resp.headers.get_all("Record-Route")))
+    """The 2xx fixes the dialog: the remote tag, target and route set (RFC 3261 §12.1.2, §13.2.2.4)."""
+    dialog = s.dialog
+    dialog.remote = name_addr(dialog.remote.uri, resp.to_tag or "")
+    dialog.remote_target = contact_uri(resp) or dialog.remote_target
+    dialog.route_set = list(reversed(resp.headers.get_all("Record-Route")))
 
 
 def on_invite_final(s: CallState, resp: Response, o: OutRequest, out: list[Action]) -> None:
@@ -177,7 +186,7 @@ def on_invite_final(s: CallState, resp: Response, o: OutRequest, out: list[Actio
         retry = authorize_request(invite, resp, *s.credentials)
         if retry is not None:
             s.auth_tries += 1
-            s.local_cseq = retry.cseq[0]
+            s.dialog.local_cseq = retry.cseq[0]
             s.invite = retry
             send_request(s, retry, o.dest, "invite", out)
             return

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from config.ivr import UpstreamRegistration
 from ivr.engine.sipmsg import uri_dest
-from ivr.net.transport import Endpoint
 from ivr.sip import Headers, Request, Response, SipParseError, new_branch, new_call_id, new_tag, parse_name_addr
+from ivr.sip.address import Endpoint
 from ivr.sip.auth import authorize_request
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
 from twisted.internet.error import CannotListenError
@@ -20,19 +20,11 @@ from twisted.internet.protocol import ClientFactory, DatagramProtocol, Factory
 from twisted.internet.protocol import Protocol as TxProtocol
 
 from config.loader import ListenError
+from ivr.sip.address import Endpoint
 
 log = logging.getLogger(__name__)
 
-TransportName = Literal["udp", "tcp"]
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a message came from or goes to."""
-
-    transport: TransportName
-    host: str
-    port: int
+__all__ = ["Endpoint", "NetStats", "SipTransports"]
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ivr.sip.errors import SipParseError
 from ivr.sip.events import Address
@@ -13,6 +14,8 @@ from ivr.sip.message import Request, Response, make_response, new_branch
 from ivr.sip.uri import parse_uri
 
 TARGET_REFRESH = frozenset({"INVITE", "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER"})
+OUT_OF_ORDER: tuple[int, str, tuple[tuple[str, str], ...]] = (500, "CSeq Out of Order", (("Retry-After", "1"),))
+"""The answer to an in-dialog request numbered lower than the last one (RFC 3261 §12.2.2, §21.5.1)."""
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,17 @@ class LocalEndpoint:
 
 @dataclass
 class Dialog:
-    """One dialog.  ``local``/``remote`` are the From/To addresses as seen by us (with tags)."""
+    """One dialog.  ``local``/``remote`` are the From/To addresses as seen by us (with tags).
+
+    ``remote_target`` is the remote's Contact URI; empty when it sent none, then requests go to ``remote.uri``.
+    """
 
     call_id: str
     local: NameAddr
     remote: NameAddr
     remote_target: str
     endpoint: LocalEndpoint
-    role: str  # "uas" | "uac"
+    role: Literal["uas", "uac"]
     local_cseq: int
     remote_cseq: int | None = None
     route_set: list[str] = field(default_factory=list)
@@ -111,20 +117,30 @@ class Dialog:
             self.remote_target = contact
 
     # ------------------------------------------------------------------ incoming
+    def in_order(self, request: Request) -> bool:
+        """The CSeq rule of RFC 3261 §12.2.2: a request numbered lower than the last one from the remote is out
+        of order (answer :data:`OUT_OF_ORDER`).  An equal number is not: a retransmission never gets here (the
+        transaction layer absorbs it; ACK and CANCEL reuse the INVITE's number and are matched there), and the
+        RFC rejects only lower numbers."""
+        return self.remote_cseq is None or request.cseq[0] >= self.remote_cseq
+
+    def take_request(self, request: Request) -> None:
+        """Record an in-order request: its CSeq, and a new remote target from a target-refresh request."""
+        self.remote_cseq = request.cseq[0]
+        if request.method in TARGET_REFRESH:
+            self.refresh_target(request)
+
     def check_request(self, request: Request) -> Response | None:
         """Validate an in-dialog request; returns the error response to send, or None (CSeq recorded).
 
-        A lower CSeq than the last one gets 500 (RFC 3261 §12.2.2).  ACK and CANCEL reuse the INVITE's
-        CSeq and are not checked.
+        ACK and CANCEL reuse the INVITE's CSeq and are not checked.
         """
         if request.method in ("ACK", "CANCEL"):
             return None
-        number = request.cseq[0]
-        if self.remote_cseq is not None and number < self.remote_cseq:
-            return make_response(request, 500, "CSeq out of order", headers=[("Retry-After", "1")])
-        self.remote_cseq = number
-        if request.method in TARGET_REFRESH:
-            self.refresh_target(request)
+        if not self.in_order(request):
+            status, reason, headers = OUT_OF_ORDER
+            return make_response(request, status, reason, to_tag=self.local_tag, headers=list(headers))
+        self.take_request(request)
         return None
 
     # ------------------------------------------------------------------ outgoing
@@ -132,7 +148,7 @@ class Dialog:
         """URI to send in-dialog requests to: the first route if any, else the remote target."""
         if self.route_set:
             return parse_name_addr(self.route_set[0]).uri
-        return self.remote_target
+        return self.remote_target or self.remote.uri
 
     def destination(self) -> Address:
         """(host, port) of :meth:`next_hop` (no DNS: the shell resolves names)."""
@@ -151,12 +167,13 @@ class Dialog:
         if cseq is None:
             self.local_cseq += 1
             cseq = self.local_cseq
-        uri = self.remote_target
+        target = self.remote_target or self.remote.uri
+        uri = target
         routes = list(self.route_set)
         if routes and "lr" not in parse_uri(parse_name_addr(routes[0]).uri).params:
             # Strict router: it becomes the Request-URI; the remote target is appended as last Route.
             uri = parse_name_addr(routes[0]).uri
-            routes = [*routes[1:], f"<{self.remote_target}>"]
+            routes = [*routes[1:], f"<{target}>"]
         out = Headers()
         out.add("Via", self.endpoint.via())
         out.add("Max-Forwards", "70")

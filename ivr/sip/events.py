@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ivr.sip.address import Address, Endpoint
 from ivr.sip.message import Request, Response
-
-Address = tuple[str, int]
-"""(host, port) of a peer.  For stream transports it names the connection the shell keeps."""
 
 TransactionKey = tuple[str, ...]
 """Opaque, hashable transaction identifier (server keys start with "s", client keys with "c")."""
@@ -22,6 +20,10 @@ class Transmit:
     data: bytes
     dest: Address
     transport: str = "UDP"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint.of(self.dest, self.transport)
 
 
 @dataclass(frozen=True)

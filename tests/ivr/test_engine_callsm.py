@@ -25,8 +25,8 @@ from ivr.engine.model import (
     UpdateMedia,
     WakeAt,
 )
-from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, parse_message
+from ivr.sip.address import Endpoint
 
 CALLER = Endpoint("udp", "127.0.0.1", 5062)
 LOCAL = LocalMedia("127.0.0.1", 30000, ("PCMU", "PCMA"), 101, 42)
@@ -254,6 +254,23 @@ def test_in_dialog_errors_501_481_500_and_options() -> None:
     assert statuses(actions) == [500]  # CSeq went backwards
     state, actions = step(state, Incoming(request("OPTIONS", 9, to_tag="ivr1", branch="z9hG4bKo"), CALLER, 1))
     assert statuses(actions) == [200]
+
+
+def test_cseq_rule_of_rfc3261_12_2_2_lower_is_500_with_retry_after_equal_is_in_order() -> None:
+    state = confirmed()
+    state, actions = step(state, Incoming(request("INFO", 5, to_tag="ivr1", branch="z9hG4bKi5"), CALLER, 1))
+    assert statuses(actions) == [200] and state.dialog.remote_cseq == 5
+    state, actions = step(state, Incoming(request("INFO", 4, to_tag="ivr1", branch="z9hG4bKi4"), CALLER, 1))
+    (error,) = sent(actions)
+    assert isinstance(error, Response) and (error.status, error.reason) == (500, "CSeq Out of Order")
+    assert error.headers.get("Retry-After") == "1" and error.to_tag == "ivr1"
+    assert state.dialog.remote_cseq == 5  # an out-of-order request records nothing
+    # Equal is not out of order (§12.2.2 rejects lower only): a retransmission never reaches the call (the
+    # transaction layer absorbs it, see test_engine_core), so an equal number here is a new transaction.
+    state, actions = step(state, Incoming(request("INFO", 5, to_tag="ivr1", branch="z9hG4bKi5b"), CALLER, 1))
+    assert statuses(actions) == [200]
+    state, actions = step(state, Incoming(request("OPTIONS", 6, to_tag="ivr1", branch="z9hG4bKo6"), CALLER, 1))
+    assert statuses(actions) == [200] and state.dialog.remote_cseq == 6
 
 
 def _response_to(req: Request, status: int, body: str = "", to_tag: str = "caller1") -> Response:

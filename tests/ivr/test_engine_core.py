@@ -12,14 +12,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config.ivr import IvrConfig, RegistrarUser
-from ivr.app import HangupEvent
+from ivr.app import DigitEvent, HangupEvent
 from ivr.engine import core as core_module
 from ivr.engine.core import CallOutput, NewCall, Output, Transmit, UaCore
-from ivr.engine.model import Action, Answered, CallState, Deliver, Event, HangupCmd, LocalMedia, Terminated, Timers
+from ivr.engine.model import (
+    Action,
+    Answered,
+    CallKey,
+    CallState,
+    Deliver,
+    Event,
+    HangupCmd,
+    LocalMedia,
+    Terminated,
+    Timers,
+)
 from ivr.engine.registrar import Registrar
 from ivr.engine.uac import new_uac
-from ivr.net.transport import Endpoint
 from ivr.sip import parse_message
+from ivr.sip.address import Endpoint
 from ivr.sip.auth import build_authorization, parse_challenge
 from ivr.sip.tx_common import TimerConfig
 
@@ -92,6 +103,11 @@ class Ivr:
         return self.run(self.core.tick(now), now)
 
 
+def state_of(core: UaCore, call_id: str) -> CallState:
+    (state,) = [leg.state for leg in core.legs if leg.key[0] == call_id]
+    return state
+
+
 def first_lines(sent: list[bytes]) -> list[str]:
     return [d.split(b"\r\n", 1)[0].decode() for d in sent]
 
@@ -117,7 +133,7 @@ def test_invite_100_then_200_retransmitted_until_ack() -> None:
     while (wake := ivr.core.next_wakeup()) is not None and wake < 40.0:
         later += ivr.tick(wake)
     assert later == []  # nothing more after the ACK
-    assert ivr.core.calls["core-1@127.0.0.1"].phase == "confirmed"
+    assert state_of(ivr.core, "core-1@127.0.0.1").phase == "confirmed"
 
 
 def test_retransmitted_invite_gets_the_same_200_never_481() -> None:
@@ -125,7 +141,75 @@ def test_retransmitted_invite_gets_the_same_200_never_481() -> None:
     first = ivr.receive(INVITE, 0.0)
     again = ivr.receive(INVITE, 0.2)
     assert again == [first[1]]
-    assert len(ivr.core.calls) == 1
+    assert len(ivr.core.legs) == 1
+
+
+def test_retransmitted_in_dialog_request_is_absorbed_a_lower_cseq_gets_500() -> None:
+    ivr = Ivr()
+    tag = to_tag_of(ivr.receive(INVITE, 0.0)[1])
+    ivr.receive(message("ACK", 1, to_tag=tag, branch="z9hG4bKack1"), 0.1)
+    info = message("INFO", 3, to_tag=tag, branch="z9hG4bKi3", body="Signal=5\r\nDuration=160\r\n",
+                   ctype="application/dtmf-relay")
+    first = ivr.receive(info, 0.2)
+    assert first_lines(first) == ["SIP/2.0 200 OK"]
+    assert ivr.receive(info, 0.3) == first  # the same CSeq, same transaction: the layer answers it again
+    digits = [o.action.event for o in ivr.actions if isinstance(o.action, Deliver)]
+    assert digits == [DigitEvent("5", "info", 160)]  # delivered once
+    lower = ivr.receive(message("INFO", 2, to_tag=tag, branch="z9hG4bKi2"), 0.4)
+    assert first_lines(lower) == ["SIP/2.0 500 CSeq Out of Order"] and b"\r\nRetry-After: 1\r\n" in lower[0]
+    assert ivr.core.stats["call_errors"] == 0
+
+
+def test_requests_find_their_call_by_dialog_id() -> None:
+    ivr = Ivr()
+    tag = to_tag_of(ivr.receive(INVITE, 0.0)[1])
+    ivr.receive(message("ACK", 1, to_tag=tag, branch="z9hG4bKack1"), 0.1)
+    foreign = ivr.receive(message("INFO", 2, to_tag="other", branch="z9hG4bKf1"), 0.2)
+    assert first_lines(foreign) == ["SIP/2.0 481 Call/Transaction Does Not Exist"]
+    options = ivr.receive(message("OPTIONS", 3, to_tag="other", branch="z9hG4bKf2"), 0.2)
+    assert first_lines(options) == ["SIP/2.0 481 Call/Transaction Does Not Exist"] and b"Allow: " in options[0]
+    not_theirs = message("INFO", 4, to_tag=tag, branch="z9hG4bKf3").replace(b"tag=caller1", b"tag=intruder")
+    assert first_lines(ivr.receive(not_theirs, 0.3)) == ["SIP/2.0 481 Call/Transaction Does Not Exist"]
+    assert state_of(ivr.core, "core-1@127.0.0.1").dialog.remote_cseq == 1  # none of them reached the call
+    merged = INVITE.replace(b"z9hG4bKinv1", b"z9hG4bKfork2")  # the same INVITE back on another branch
+    assert first_lines(ivr.receive(merged, 0.4)) == ["SIP/2.0 100 Trying", "SIP/2.0 482 Loop Detected"]
+    assert len(ivr.core.legs) == 1
+    bye = ivr.receive(message("BYE", 5, to_tag=tag, branch="z9hG4bKb5"), 0.5)
+    assert first_lines(bye) == ["SIP/2.0 200 OK"] and not ivr.core.legs
+    assert ivr.core.stats["call_errors"] == 0
+
+
+def test_a_core_calling_itself_keeps_both_legs_of_one_call_id_apart() -> None:
+    """The UAC leg and the UAS leg it reaches share the Call-ID; only the tags tell their requests apart."""
+    ivr = Ivr()  # answers what it gets
+    state, actions = new_uac(
+        "sip:12345@127.0.0.1:5060",
+        IVR,
+        from_uri="sip:ivr@127.0.0.1",
+        display="",
+        timers=Timers(),
+        local_contact="<sip:ivr@127.0.0.1:5060>",
+        local_media=LocalMedia("127.0.0.1", 32000),
+        local_tag="uac1",
+        call_id="self-1@127.0.0.1",
+        now=0.0,
+        dial_timeout=30.0,
+    )
+    wire = ivr.run(ivr.core.start_uac(state, actions, 0.0), 0.0)
+    now = 0.0
+    for _ in range(20):  # loop every datagram back into the same core
+        now += 0.01
+        wire = [out for data in wire for out in ivr.receive(data, now)]
+    assert sorted(leg.state.role for leg in ivr.core.legs) == ["uac", "uas"]
+    assert all(leg.key[0] == "self-1@127.0.0.1" and leg.state.phase == "confirmed" for leg in ivr.core.legs)
+    wire = ivr.run(ivr.core.feed(state.key, HangupCmd(now)), now)
+    for _ in range(20):
+        now += 0.01
+        wire = [out for data in wire for out in ivr.receive(data, now)]
+    assert not ivr.core.legs
+    hangups = [o.action.event for o in ivr.actions if isinstance(o.action, Deliver)]
+    assert sorted(h.reason for h in hangups if isinstance(h, HangupEvent)) == ["normal", "remote_bye"]
+    assert ivr.core.stats["call_errors"] == 0
 
 
 def test_missing_ack_ends_the_call_with_bye() -> None:
@@ -148,7 +232,7 @@ def test_cancel_while_ringing_gives_200_and_487_and_nothing_for_the_app() -> Non
     later: list[bytes] = []
     while (wake := ivr.core.next_wakeup()) is not None and wake <= 60.0:
         later += ivr.tick(wake)
-    assert later == [] and not ivr.core.calls  # no 200 after the answer delay, call gone
+    assert later == [] and not ivr.core.legs  # no 200 after the answer delay, call gone
     assert not any(isinstance(o.action, Answered) for o in ivr.actions)
 
 
@@ -225,7 +309,7 @@ class VirtualNet:
         self.uac_actions += [o for o in outputs if isinstance(o, CallOutput)]
         self.emit("uac", data, now)
 
-    def run(self, until: float, hangup_at: float, call_id: str) -> None:
+    def run(self, until: float, hangup_at: float, call: CallKey) -> None:
         hung = False
         while True:
             times = [t for t in (self.uac.next_wakeup(), self.ivr.core.next_wakeup()) if t is not None]
@@ -238,7 +322,7 @@ class VirtualNet:
             now = min(times)
             if not hung and now == hangup_at:
                 hung = True
-                self.uac_run(self.uac.feed(call_id, HangupCmd(now)), now)
+                self.uac_run(self.uac.feed(call, HangupCmd(now)), now)
             elif self.queue and self.queue[0].at == now:
                 packet = heapq.heappop(self.queue)
                 if packet.to == "uac":
@@ -251,7 +335,7 @@ class VirtualNet:
                 self.emit("phone", self.ivr.tick(now), now)
 
 
-def place_call(net: VirtualNet) -> str:
+def place_call(net: VirtualNet) -> CallKey:
     state, actions = new_uac(
         "sip:12345@127.0.0.1:5062",
         PHONE,
@@ -266,14 +350,14 @@ def place_call(net: VirtualNet) -> str:
         dial_timeout=30.0,
     )
     net.uac_run(net.uac.start_uac(state, actions, 0.0), 0.0)
-    return state.call_id
+    return state.key
 
 
 def test_two_cores_survive_lost_invite_200_and_bye() -> None:
     # copies on the wire: 1 INVITE (lost), 2 INVITE, 3 100, 4 200 (lost), 5 200, 6 ACK, 7 BYE (lost), 8 BYE, 9 200
     net = VirtualNet(drop={1, 4, 7})
-    call_id = place_call(net)
-    net.run(120.0, 10.0, call_id)
+    call = place_call(net)
+    net.run(120.0, 10.0, call)
     lines = [line for _, _, line in net.log]
     assert lines.count("INVITE sip:12345@127.0.0.1:5062 SIP/2.0 (lost)") == 1
     assert lines.count("SIP/2.0 200 OK (lost)") == 1
@@ -282,9 +366,10 @@ def test_two_cores_survive_lost_invite_200_and_bye() -> None:
     phone_events = [o.action.event for o in net.ivr.actions if isinstance(o.action, Deliver)]
     assert phone_events == [HangupEvent("remote_bye", True)]
     assert any(isinstance(o.action, Terminated) for o in net.uac_actions)
-    assert not net.uac.calls and not net.ivr.core.calls
+    assert not net.uac.legs and not net.ivr.core.legs
     assert net.uac.next_wakeup() is None and net.ivr.core.next_wakeup() is None  # every timer stopped
     assert not net.uac.layer.client and not net.ivr.core.layer.server  # every transaction gone
+    assert net.uac.stats["call_errors"] == 0 and net.ivr.core.stats["call_errors"] == 0
 
 
 @settings(max_examples=40, deadline=None)
@@ -292,10 +377,11 @@ def test_two_cores_survive_lost_invite_200_and_bye() -> None:
 def test_random_loss_always_converges(seed: int, loss: float) -> None:
     rng = random.Random(seed)
     net = VirtualNet(drop={n for n in range(1, 300) if rng.random() < loss})
-    call_id = place_call(net)
-    net.run(600.0, 5.0, call_id)
-    assert not net.uac.calls and not net.ivr.core.calls
+    call = place_call(net)
+    net.run(600.0, 5.0, call)
+    assert not net.uac.legs and not net.ivr.core.legs
     assert net.uac.next_wakeup() is None and net.ivr.core.next_wakeup() is None
+    assert net.uac.stats["call_errors"] == 0 and net.ivr.core.stats["call_errors"] == 0  # no exception hung up
 
 
 @settings(max_examples=200, deadline=None)
@@ -309,6 +395,7 @@ def test_random_and_mutated_bytes_never_crash(data: bytes, cut: int, flip: int) 
     ivr.receive(bytes(mutated), 0.1)
     ivr.receive(INVITE[:cut], 0.2)
     ivr.tick(40.0)
+    assert ivr.core.stats["call_errors"] == 0  # the core hangs a call up on an exception: this is how it shows
 
 
 def test_a_failing_call_ends_alone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -316,7 +403,7 @@ def test_a_failing_call_ends_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     ivr.receive(INVITE, 0.0)
     other = INVITE.replace(b"core-1@", b"core-2@").replace(b"z9hG4bKinv1", b"z9hG4bKinv2")
     ivr.receive(other, 0.0)
-    assert len(ivr.core.calls) == 2
+    assert len(ivr.core.legs) == 2
     real_step = core_module.step
 
     def broken(state: CallState, event: Event) -> tuple[CallState, list[Action]]:
@@ -325,8 +412,10 @@ def test_a_failing_call_ends_alone(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_step(state, event)
 
     monkeypatch.setattr(core_module, "step", broken)
-    ivr.receive(message("INFO", 2, to_tag="x", branch="z9hG4bKi1"), 1.0)
-    assert list(ivr.core.calls) == ["core-2@127.0.0.1"]
+    tag = state_of(ivr.core, "core-1@127.0.0.1").dialog.local_tag
+    ivr.receive(message("INFO", 2, to_tag=tag, branch="z9hG4bKi1"), 1.0)
+    assert [leg.key[0] for leg in ivr.core.legs] == ["core-2@127.0.0.1"]
+    assert ivr.core.stats["call_errors"] == 1
     assert any(o.call_id == "core-1@127.0.0.1" and isinstance(o.action, Terminated) for o in ivr.actions)
     bye = message("BYE", 2, branch="z9hG4bKb2").replace(b"core-1@", b"core-2@")
     assert first_lines(ivr.receive(bye, 2.0)) == ["SIP/2.0 200 OK"]  # the other call works on

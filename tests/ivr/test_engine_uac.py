@@ -19,8 +19,8 @@ from ivr.engine.model import (
     WakeAt,
 )
 from ivr.engine.uac import new_uac
-from ivr.net.transport import Endpoint
 from ivr.sip import Request, Response, make_response, parse_message
+from ivr.sip.address import Endpoint
 from ivr.sip.auth import DigestServer
 
 IVR = Endpoint("udp", "127.0.0.1", 5060)

@@ -108,7 +108,8 @@ def test_in_dialog_validation_500_and_481() -> None:
     assert store.check_request(info) == (dialog, None) and dialog.remote_cseq == 11
     old = Request("INFO", "sip:12345@127.0.0.1", make_dialog_headers("INFO", 9), b"")
     _, error = store.check_request(old)
-    assert error is not None and (error.status, error.reason) == (500, "CSeq out of order")
+    assert error is not None and (error.status, error.reason) == (500, "CSeq Out of Order")
+    assert error.headers.get("Retry-After") == "1" and error.to_tag == "uas1"
     stranger = Request("BYE", "sip:12345@127.0.0.1", make_dialog_headers("BYE", 12, to_tag="nope"), b"")
     found, error = store.check_request(stranger)
     assert found is None and error is not None and error.status == 481

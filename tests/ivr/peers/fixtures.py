@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ivr.engine import Engine, EngineThread
 from tests.ivr.peers.app import CallRecord, PeerApp
@@ -11,7 +11,13 @@ from tests.ivr.peers.harness import Baresip, wait_until
 
 
 class Ivr:
-    """An in-process engine (own thread) running :class:`PeerApp`."""
+    """An in-process engine (own thread) running :class:`PeerApp`.
+
+    Started instances are in :attr:`running`; ``tests/ivr/conftest.py`` checks them after every test and
+    :meth:`stop` checks once more: a call state machine error (which the core turns into a hang-up) fails the test.
+    """
+
+    running: ClassVar[list[Ivr]] = []
 
     def __init__(self, answer_delay: float = 0.0, **overrides: object) -> None:
         self.app: PeerApp | None = None
@@ -23,7 +29,16 @@ class Ivr:
 
     def start(self) -> Ivr:
         self.runner.start()
+        Ivr.running.append(self)
         return self
+
+    def call_errors(self) -> int:
+        """Exceptions the engine's call state machines raised (each one ended its call as ``internal_error``)."""
+        return int(self.runner.call(lambda: self.engine.core.stats["call_errors"]))
+
+    def check_no_call_errors(self) -> None:
+        errors = self.call_errors()
+        assert errors == 0, f"{errors} call state machine error(s) in the engine at {self.target} (see the log)"
 
     @property
     def engine(self) -> Engine:
@@ -55,7 +70,15 @@ class Ivr:
         return self.runner.call(lambda: sum(1 for c in self.engine.calls.values() if c.state.phase != "ended"))
 
     def stop(self) -> None:
+        """Stop the engine; fails when one of its calls hit a state machine error (shutdown included)."""
+        if self not in Ivr.running:
+            self.runner.stop()
+            return
+        Ivr.running.remove(self)
+        engine = self.engine
         self.runner.stop()
+        errors = engine.core.stats["call_errors"]  # the loop has stopped: read directly
+        assert errors == 0, f"{errors} call state machine error(s) in the engine (see the log)"
 
 
 class BaresipPool:
