@@ -3,7 +3,9 @@
 Every complete message goes to ``on_message(data, source)``; the sans-IO engine decides what to send and where
 (``send(data, dest)``).  Datagrams over ``max_datagram`` are dropped and counted here; the engine counts what
 it cannot parse.  TCP streams are cut into messages by a framer (``feed(bytes) -> list[bytes]``, raising
-``ValueError`` on a broken stream, which closes that connection only).  Responses to a request that came over
+``ValueError`` on a broken stream, which closes that connection only, with one log line; when the error
+carries the header section that could not be framed (:class:`ivr.sip.errors.SipFramingError` ``head``), that
+head goes to ``on_message`` first, so a request gets its 400 before the close).  Responses to a request that came over
 TCP go back over the same connection; a request to a TCP destination without one opens a connection.
 """
 
@@ -77,16 +79,23 @@ class _TcpConn(TxProtocol):
             transport.write(data)
 
     def dataReceived(self, data: bytes) -> None:
+        assert self.peer is not None
         try:
             messages = self.framer.feed(data)
-        except ValueError as exc:
+        except ValueError as exc:  # SipFramingError among them: the stream cannot be cut any further
             self.owner.stats.tcp_stream_errors += 1
             log.info("closing TCP connection from %s: %s", self.peer, exc)
+            for message in getattr(exc, "framed", []):  # the messages ahead of the break are whole
+                self.owner.deliver(message, self.peer)
+            head = getattr(exc, "head", None)
+            if isinstance(head, bytes):
+                # the header section alone still fails to parse (its Content-Length is what is wrong), so
+                # the engine answers a request with 400 over this connection before it is closed
+                self.owner.deliver(head + b"\r\n\r\n", self.peer)
             transport: Any = self.transport
             transport.loseConnection()
             return
         for message in messages:
-            assert self.peer is not None
             self.owner.deliver(message, self.peer)
 
     def connectionLost(self, reason: Any = None) -> None:

@@ -28,5 +28,17 @@ class SipParseError(SipError):
         self.status = status
 
 
-class SipFramingError(SipError):
-    """A stream transport (TCP) carried something that cannot be framed; the connection must be closed."""
+class SipFramingError(SipError, ValueError):
+    """A stream transport (TCP) carried something that cannot be framed; the connection must be closed.
+
+    ``head`` is the header section that could not be framed (without its blank line) when one was read:
+    parsed on its own it is still answerable with a 400 before the connection is closed.  ``framed`` are the
+    complete messages the same input held before it (still to be handled).  A ValueError, so a transport that
+    closes the connection on ValueError closes it on this too.
+    """
+
+    def __init__(self, reason: str, head: bytes | None = None, framed: list[bytes] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.head = head
+        self.framed: list[bytes] = framed or []

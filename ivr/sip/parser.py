@@ -50,11 +50,32 @@ def _parse_headers(lines: list[str]) -> tuple[Headers, bool]:
             continue
         name, colon, value = line.partition(":")
         name = name.strip()
-        if not colon or not name or not _TOKEN.match(name) or _CONTROL.search(value):
+        if not colon or not name or not _TOKEN.match(name) or _bare_control(value):
             bad = True
             continue
         headers.add(name, " ".join(value.split()) if "\t" in value else value)
     return headers, bad
+
+
+def _bare_control(value: str) -> bool:
+    """Whether ``value`` holds a control character outside a quoted-pair of a quoted string: RFC 3261 §25.1
+    ``quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F)`` may escape any of them but LF and CR (RFC 4475
+    ``intmeth``: ``"BEL:\\<07> NUL:\\<00> DEL:\\<7F>"``)."""
+    if not _CONTROL.search(value):
+        return False
+    quoted = escaped = False
+    for ch in value:
+        if escaped:
+            if ch in "\r\n":
+                return True
+            escaped = False
+        elif quoted and ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif _CONTROL.match(ch):
+            return True
+    return False
 
 
 def _start_line(line: str) -> tuple[Request | Response, SipParseError | None]:
@@ -117,6 +138,9 @@ def parse_message(data: bytes, *, stream: bool = False) -> Message:
     if cl_text is not None:
         if not is_number(cl_text) or len(cl_text) > 9:
             raise SipParseError("Bad Content-Length", partial)
+        if len(headers.get_lines("Content-Length")) > 1:
+            # RFC 4475 mcl01: no way to know where the body ends (over a stream the framer refuses it first)
+            raise SipParseError("Multiple Content-Length values", partial)
         length = int(cl_text)
         if len(body) < length:
             raise SipParseError("Content-Length exceeds body", partial)
@@ -187,6 +211,12 @@ class StreamFramer:
     def feed(self, data: bytes) -> list[bytes]:
         self._buffer.extend(data)
         messages: list[bytes] = []
+        try:
+            return self._cut(messages)
+        except SipFramingError as exc:
+            raise SipFramingError(exc.reason, exc.head, messages) from None
+
+    def _cut(self, messages: list[bytes]) -> list[bytes]:
         while True:
             stripped = 0
             while self._buffer[stripped : stripped + 2] == b"\r\n":
@@ -203,9 +233,12 @@ class StreamFramer:
             if end > self.max_header_bytes:
                 raise SipFramingError("Header section too large")
             head = bytes(self._buffer[:end])
-            length = _content_length(head)
+            try:
+                length = _content_length(head)
+            except SipFramingError as exc:
+                raise SipFramingError(exc.reason, head) from None
             if length > self.max_body_bytes:
-                raise SipFramingError("Body too large")
+                raise SipFramingError("Body too large", head)
             total = end + 4 + length
             if len(self._buffer) < total:
                 return messages
