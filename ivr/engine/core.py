@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ivr.app import HangupEvent
 from ivr.engine.callsm import new_uas, step
+from ivr.engine.checks import check_request
 from ivr.engine.legs import Leg, Legs
 from ivr.engine.model import (
     Action,
@@ -61,6 +62,10 @@ class CallOutput:
     def call_id(self) -> str:
         return self.key[0]
 
+
+CHECKED_METHODS = frozenset(("INVITE", "OPTIONS", "REGISTER", "BYE", "INFO", "NOTIFY", "UPDATE", "PRACK", "REFER"))
+"""The methods whose requests :func:`ivr.engine.checks.check_request` vets (an unknown method gets its 501 first;
+ACK and CANCEL are never refused, RFC 3261 §8.2.2.3)."""
 
 Output = Transmit | NewCall | CallOutput
 """:class:`~ivr.sip.events.Transmit` is the transaction layer's own (already routed; ``.endpoint`` for the shell)."""
@@ -274,11 +279,16 @@ class UaCore:
 
     def _on_request(self, req: Request, source: Endpoint, now: float) -> list[Output]:
         method = req.method
+        if method == "INVITE" and not req.to_tag and self.legs.uas_leg(req.call_id, req.from_tag or "") is not None:
+            # the INVITE of a call we answer again, on another branch: a loop or a fork that came back
+            # (RFC 3261 §8.2.2.2 merged request); its retransmissions the transaction layer absorbs
+            return self.reject(req, 482, now)
+        if method in CHECKED_METHODS:
+            refusal = check_request(req)  # Require (420), body type (415), Accept (406): RFC 3261 §8.2.2.3, §8.2.3
+            if refusal is not None:
+                self.stats[f"refused_{refusal.status}"] += 1
+                return self.reject(req, refusal.status, now, refusal.reason, refusal.headers)
         if method == "INVITE" and not req.to_tag:
-            if self.legs.uas_leg(req.call_id, req.from_tag or "") is not None:
-                # the INVITE of a call we answer again, on another branch: a loop or a fork that came back
-                # (RFC 3261 §8.2.2.2 merged request); its retransmissions the transaction layer absorbs
-                return self.reject(req, 482, now)
             return [NewCall(req, source)]
         leg = self.legs.for_request(req)
         if leg is not None:

@@ -33,7 +33,7 @@ from ivr.engine.model import (
     UpdateMedia,
 )
 from ivr.engine.registrar import BindingStore, Registrar
-from ivr.engine.sipmsg import uri_dest, user_of
+from ivr.engine.sipmsg import local_contact, uri_dest, user_of
 from ivr.engine.uac import new_uac
 from ivr.engine.upstream import UpstreamRegistrar
 from ivr.media import MediaBridge, MediaError, MediaSession, Pacer
@@ -280,10 +280,7 @@ class Engine:
         return Timers(t1=t.t1, t2=t.t2, t4=t.t4, answer_delay=self.answer_delay)
 
     def _contact(self, user: str, transport: str, host: str | None = None) -> str:
-        tp = ";transport=tcp" if transport == "tcp" else ""
-        host = host or self.public_host
-        host = f"[{host}]" if ":" in host else host
-        return f"<sip:{user or 'ivr'}@{host}:{self.port}{tp}>"
+        return local_contact(user, host or self.public_host, self.port, transport)
 
     def _forget(self, call: EngineCall) -> None:
         call.media.close()

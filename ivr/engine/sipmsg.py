@@ -6,6 +6,7 @@ from ivr.engine.model import CallState
 from ivr.sip import NameAddr, Request, Response, SipParseError, parse_name_addr, parse_uri
 from ivr.sip.address import Endpoint
 from ivr.sip.dialog import LocalEndpoint
+from ivr.sip.uri import SipUri
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"
 ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf, message/sipfrag"
@@ -22,6 +23,17 @@ def uri_dest(uri: str, fallback: Endpoint | None = None) -> Endpoint | None:
         return fallback
     host, port = parsed.host_port
     return Endpoint("tcp" if parsed.transport == "TCP" else "udp", host, port)
+
+
+def local_contact(user: str, host: str, port: int, transport: str = "udp") -> str:
+    """Our Contact (``<sip:user@host:port>``) for a call or an answer: the one place it is built.
+
+    ``user`` is unescaped (as :func:`user_of` gives it, e.g. the Request-URI's user ``sips:user@example.com``
+    of RFC 4475 esc01) and is escaped again here, so the Contact is one valid SIP URI a BYE can be sent to;
+    an empty user becomes ``ivr``.
+    """
+    params: dict[str, str | None] = {"transport": "tcp"} if transport == "tcp" else {}
+    return f"<{SipUri(scheme='sip', user=user or 'ivr', host=host, port=port, params=params)}>"
 
 
 def contact_uri(message: Request | Response) -> str:

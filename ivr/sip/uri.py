@@ -54,9 +54,9 @@ class SipUri:
             return f"tel:{self.user or ''}{format_params(self.params)}"
         userinfo = ""
         if self.user is not None:
-            userinfo = _pct_quote(self.user, safe=_USER_SAFE)
+            userinfo = _pct_quote(self.user, safe=_USER_SAFE, errors="surrogateescape")
             if self.password is not None:
-                userinfo += ":" + _pct_quote(self.password, safe=_PASSWORD_SAFE)
+                userinfo += ":" + _pct_quote(self.password, safe=_PASSWORD_SAFE, errors="surrogateescape")
             userinfo += "@"
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = f":{self.port}" if self.port is not None else ""
