@@ -23,7 +23,8 @@ BODY_TYPES: dict[str, tuple[str, ...]] = {
     "INFO": ("application/dtmf-relay", "application/dtmf"),
     "NOTIFY": ("message/sipfrag",),
 }
-"""The body types understood per method (the ``Accept`` of a 415); a body of another method is ignored."""
+"""The body types understood per method (the ``Accept`` of a 415); a body of another method is ignored, and so
+is a ``multipart/*`` one (not refused, as before: an INVITE carrying one is answered as one without an offer)."""
 
 ANSWER_TYPE = "application/sdp"
 """What our answers to INVITE / UPDATE carry."""
@@ -42,7 +43,9 @@ def check_request(request: Request) -> Refusal | None:
     if unknown:
         return Refusal(420, None, [("Unsupported", ", ".join(unknown))])
     types = BODY_TYPES.get(request.method)
-    if types is not None and request.body and request.content_type not in types:
+    ctype = request.content_type
+    if types is not None and request.body and ctype not in types and not ctype.startswith("multipart/"):
+        # multipart (e.g. SDP + ISUP from a SIP-I trunk) is left as before: taken as an INVITE without offer
         return Refusal(415, None, [("Accept", ", ".join(types))])
     if request.method in ("INVITE", "UPDATE") and not accepts(request, ANSWER_TYPE):
         if request.method == "INVITE" or request.content_type == ANSWER_TYPE:  # an UPDATE offer needs an answer

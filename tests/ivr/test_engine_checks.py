@@ -65,6 +65,8 @@ def test_check_request_order_and_headers() -> None:
     refusal = check_request(info)
     assert refusal is not None and refusal.headers == [("Accept", "application/dtmf-relay, application/dtmf")]
     assert check_request(request(body="x", ctype="text/plain", method="OPTIONS")) is None  # a body ignored
+    mixed = "multipart/mixed;boundary=b"  # e.g. SDP + ISUP from a SIP-I trunk: not refused (as before)
+    assert check_request(request(body="--b\r\n\r\nx\r\n--b--\r\n", ctype=mixed)) is None
     assert check_request(request("Accept: text/plain\r\n", method="UPDATE")) is None  # no offer, no answer needed
 
 
