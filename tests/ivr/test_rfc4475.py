@@ -10,6 +10,7 @@ alternatives it allows ("acceptable").
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -330,11 +331,17 @@ def tcp_answers(server: Ivr, data: bytes, until: int = 200) -> tuple[list[Respon
 
 
 @pytest.mark.parametrize("name", OVER_TCP)
-def test_torture_message_over_tcp_to_a_real_engine(engine: Ivr, name: str) -> None:
+def test_torture_message_over_tcp_to_a_real_engine(
+    engine: Ivr, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
     (case,) = [c for c in CASES if c.name == name]
-    answers, closed = tcp_answers(engine, load(case))
+    with caplog.at_level(logging.INFO):
+        answers, closed = tcp_answers(engine, load(case))
     assert answers and answers[-1].status == case.answer
-    assert closed is (name in ("ncl", "mcl01"))  # a framing error: the 400, then the connection is closed
+    framing_error = name in ("ncl", "mcl01")
+    assert closed is framing_error  # a framing error: the 400, then the connection is closed
+    closes = [r for r in caplog.records if "closing TCP connection" in r.getMessage()]
+    assert len(closes) == int(framing_error) and not any(r.exc_info for r in caplog.records)
     engine.check_no_call_errors()
 
 
