@@ -10,7 +10,7 @@ from ivr.sip.uri import SipUri
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE"
 ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf, message/sipfrag"
-SUPPORTED = "replaces, norefersub"
+SUPPORTED = "norefersub"  # no "replaces": an incoming Replaces header (RFC 3891) is not acted on
 
 
 def uri_dest(uri: str, fallback: Endpoint | None = None) -> Endpoint | None:

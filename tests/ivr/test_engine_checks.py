@@ -24,10 +24,11 @@ def header(data: bytes, name: str) -> str | None:
     ("extra", "unknown"),
     [
         ("", []),
-        ("Require: replaces\r\n", []),
-        ("Require: Replaces, norefersub\r\n", []),
+        ("Require: norefersub\r\n", []),
+        ("Require: NoReferSub\r\n", []),
+        ("Require: replaces\r\n", ["replaces"]),  # an incoming Replaces (RFC 3891) is not acted on: 420, not ignored
         ("Require: 100rel\r\n", ["100rel"]),  # not implemented: 420 is what RFC 3262 §3 expects then
-        ("Require: timer, replaces\r\nRequire: foo, timer\r\n", ["timer", "foo"]),
+        ("Require: timer, norefersub\r\nRequire: foo, timer\r\n", ["timer", "foo"]),
         ("Proxy-Require: foo\r\n", []),  # for proxies: a UAS ignores it
     ],
 )

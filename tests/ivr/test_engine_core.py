@@ -447,7 +447,7 @@ GOLDEN_OK = (
     "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK2b9a6b1cf1e2d3c4;rport=5062;received=127.0.0.1\r\n"
     "From: <sip:13800000000@127.0.0.1:5062>;tag=7d3e0b1a5c2f4e6a\r\nTo: <sip:12345@127.0.0.1:5060>;tag=f00dcafe0001\r\n"
     "Call-ID: 1f2e3d4c5b6a7988\r\nCSeq: 27871 INVITE\r\nContact: <sip:12345@127.0.0.1:5060>\r\n"
-    "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE\r\nSupported: replaces, norefersub\r\n"
+    "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, UPDATE\r\nSupported: norefersub\r\n"
     "Content-Type: application/sdp\r\nContent-Length: 217\r\n\r\n"
     "v=0\r\no=hotline12345 424242 1 IN IP4 127.0.0.1\r\ns=hotline12345\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     "m=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
