@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -41,6 +42,27 @@ class Timers(BaseModel):
     max_call_seconds: float = Field(default=3600.0, gt=0)
 
 
+class GuardConfig(BaseModel):
+    """Hostile peers (``ivr.engine.guard``): who may place calls, per-source request limits, REGISTER lock-out."""
+
+    call_acl: list[str] = Field(default_factory=list)  # CIDRs allowed to place calls (INVITE); empty = everyone
+    rate: float = Field(default=100.0, ge=0)  # SIP messages per second per source IP (token bucket); 0 = no limit
+    burst: int = Field(default=400, ge=1)  # bucket size: messages a source may send at once
+    auth_max_failures: int = Field(default=5, ge=1)  # failed REGISTER digests ...
+    auth_window: float = Field(default=300.0, gt=0)  # ... within this many seconds lock the source and the user ...
+    auth_lock_seconds: float = Field(default=900.0, gt=0)  # ... for this long
+
+    @field_validator("call_acl")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"call_acl: {cidr!r} is not an address or CIDR") from exc
+        return value
+
+
 class IvrConfig(BaseModel):
     host: str = "0.0.0.0"  # listen address
     port: int = Field(default=5060, ge=0, le=65535)  # 0 = pick a free port
@@ -59,6 +81,7 @@ class IvrConfig(BaseModel):
     static_agents: dict[str, str] = Field(default_factory=dict)  # aor/user -> contact URI
     max_register_expires: int = Field(default=3600, ge=60)
     upstream: UpstreamRegistration = Field(default_factory=UpstreamRegistration)
+    guard: GuardConfig = Field(default_factory=GuardConfig)
 
     @model_validator(mode="before")
     @classmethod

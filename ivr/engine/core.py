@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ivr.app import HangupEvent
 from ivr.engine.callsm import new_uas, step
 from ivr.engine.checks import check_request
+from ivr.engine.guard import RequestGuard
 from ivr.engine.legs import Leg, Legs
 from ivr.engine.model import (
     Action,
@@ -72,9 +73,10 @@ Output = Transmit | NewCall | CallOutput
 
 
 class UaCore:
-    def __init__(self, timers: TimerConfig, registrar: Registrar) -> None:
+    def __init__(self, timers: TimerConfig, registrar: Registrar, guard: RequestGuard | None = None) -> None:
         self.layer = TransactionLayer(timers)
         self.registrar = registrar
+        self.guard = guard or RequestGuard(registrar.config.guard)  # rate limit per source IP, call ACL
         self.legs = Legs()
         self.wakes: dict[CallKey, float] = {}
         self.client_keys: dict[ev.TransactionKey, CallKey] = {}  # our requests' transactions -> their leg
@@ -84,6 +86,9 @@ class UaCore:
 
     # ------------------------------------------------------------------ input
     def receive(self, data: bytes, source: Endpoint, now: float) -> list[Output]:
+        if not self.guard.rate.admit(source.host, now):  # over its limit: dropped unread (the guard logs)
+            self.stats["rate_limited"] += 1
+            return []
         events = self.layer.receive_bytes(data, source.address, now, source.sip_transport)
         return self._process(events, now)
 
@@ -279,6 +284,9 @@ class UaCore:
 
     def _on_request(self, req: Request, source: Endpoint, now: float) -> list[Output]:
         method = req.method
+        if method == "INVITE" and not req.to_tag and not self.guard.acl.allows(source.host):
+            self.stats["acl_refused"] += 1
+            return self.reject(req, 403, now)
         if method == "INVITE" and not req.to_tag and self.legs.uas_leg(req.call_id, req.from_tag or "") is not None:
             # the INVITE of a call we answer again, on another branch: a loop or a fork that came back
             # (RFC 3261 §8.2.2.2 merged request); its retransmissions the transaction layer absorbs

@@ -6,10 +6,12 @@ agents from the config are always resolvable.  ``on_register`` is pure apart fro
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
 from config.ivr import IvrConfig
+from ivr.engine.guard import auth_lockout
 from ivr.sip import Request, SipParseError, parse_name_addr, parse_uri
 from ivr.sip.address import Endpoint
 from ivr.sip.auth import DigestServer
@@ -66,6 +68,8 @@ class Registrar:
         self.store: BindingStore = store or MemoryBindingStore()
         self.users = {u.username: u.password for u in config.registrar_users}
         self.digest = DigestServer(config.realm)
+        self.lockout = auth_lockout(config.guard)
+        self._decoy = secrets.token_hex(16)  # the "password" of every unknown user: never matches
 
     def lookup(self, aor: str, now: float) -> str | None:
         user = aor_user(aor)
@@ -82,19 +86,24 @@ class Registrar:
         user = aor_user(req.headers.get("To") or "")
         if not user:
             return 400, "Bad To Header", []
-        if user not in self.users:
-            return 403, "Forbidden", []
         credentials = req.headers.get("Authorization")
         if not credentials:
             return self._challenge(now)
-        result = self.digest.verify(credentials, "REGISTER", self.users.get, now)
+        if self.lockout.locked(source.host, user, now):
+            return 403, "Forbidden", []
+        result = self.digest.verify(credentials, "REGISTER", self._password, now)
         if result.stale:
             return self._challenge(now, stale=True)
-        if not result.ok:
-            return (403, "Forbidden", []) if result.username else self._challenge(now)
-        if result.username != user:
+        if not result.ok and not result.username:
+            return self._challenge(now)  # not a usable credential (no user name): challenge again
+        if not result.ok or result.username != user or user not in self.users:
+            self.lockout.failure(source.host, user, now)
             return 403, "Forbidden", []
+        self.lockout.success(source.host, user)
         return self._bind(req, user, now)
+
+    def _password(self, username: str) -> str:
+        return self.users.get(username) or self._decoy
 
     def _bind(self, req: Request, user: str, now: float) -> tuple[int, str, list[tuple[str, str]]]:
         default_expires = req.headers.get("Expires")
