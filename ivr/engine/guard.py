@@ -6,9 +6,11 @@ Pure apart from logging; time comes in as ``now`` (the engine's clock), so the t
 - :class:`RateLimiter`: a token bucket per source IP; a message over the limit is dropped and counted, and
   logged once per source per minute (with how many were dropped since the last line).
 - :class:`AuthLockout`: failed REGISTER digests per source IP and per user name in a sliding window; after
-  ``max_failures`` the source and the user are locked for ``lock_seconds``, logged once per lock.  A locked
-  REGISTER gets the answer a wrong password gets (401 without credentials, 403 with them), so a cracker cannot
-  tell a lock from a miss, and the right password is refused while the lock lasts.
+  ``max_failures`` the source and the user are locked for ``lock_seconds``, logged once per lock (one line
+  when both lock together).  A locked REGISTER gets the answer a wrong password gets (401 without credentials,
+  403 with them), so a cracker cannot tell a lock from a miss, and the right password is refused while the
+  lock lasts.  The user lock also stops the agent's own phone (a stranger can lock an agent out for
+  ``lock_seconds``): the price of stopping a cracker that spreads over many addresses.
 
 State per key is bounded: idle entries (a full bucket, no recent failure, no lock) are pruned when a table
 grows past ``max_entries``, and a table full of live entries drops its oldest.
@@ -118,6 +120,7 @@ class AuthLockout:
         return any(self._is_locked(key, now) for key in self._keys(source, user))
 
     def failure(self, source: str, user: str, now: float) -> None:
+        locked: list[str] = []
         for key in self._keys(source, user):
             entry = self.entries.get(key)
             if entry is None:
@@ -133,10 +136,12 @@ class AuthLockout:
                 entry.locked_until = now + self.lock_seconds
                 entry.times.clear()
                 self.locks += 1
-                log.warning(
-                    "REGISTER lock-out: %s locked for %g s after %d failed digests within %g s",
-                    key.replace(":", " ", 1), self.lock_seconds, self.max_failures, self.window,
-                )  # fmt: skip
+                locked.append(key.replace(":", " ", 1))
+        if locked:  # one line per lock (the source and the user locked by the same failure share it)
+            log.warning(
+                "REGISTER lock-out: %s locked for %g s after %d failed digests within %g s",
+                " and ".join(locked), self.lock_seconds, self.max_failures, self.window,
+            )  # fmt: skip
 
     def success(self, source: str, user: str) -> None:
         """A good digest clears the failures counted so far (never a lock: a locked request never succeeds)."""

@@ -99,8 +99,7 @@ def test_lockout_after_n_failures_in_the_window_logged_once(caplog: pytest.LogCa
         lockout.failure("198.51.100.1", "1001", float(t))
     lines = [r.getMessage() for r in caplog.records if r.name == GUARD_LOG]
     assert lines == [
-        "REGISTER lock-out: source 198.51.100.1 locked for 300 s after 3 failed digests within 60 s",
-        "REGISTER lock-out: user 1001 locked for 300 s after 3 failed digests within 60 s",
+        "REGISTER lock-out: source 198.51.100.1 and user 1001 locked for 300 s after 3 failed digests within 60 s"
     ]
     assert lockout.locked("198.51.100.1", "1001", 301.9) and not lockout.locked("198.51.100.1", "1001", 302.0)
     assert lockout.locks == 2
