@@ -10,7 +10,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
 RUN_DEBS=(espeak-ng libespeak-ng1 sox python3-venv python3-dev gcc)
-TEST_DEBS=(baresip-core sip-tester netcat-openbsd tcpdump chromium postgresql redis-server)
+TEST_DEBS=(baresip-core sip-tester sipvicious netcat-openbsd tcpdump chromium postgresql redis-server)
 
 apt_ensure() {
   local missing=()
