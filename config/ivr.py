@@ -48,18 +48,19 @@ class GuardConfig(BaseModel):
     call_acl: list[str] = Field(default_factory=list)  # CIDRs allowed to place calls (INVITE); empty = everyone
     rate: float = Field(default=100.0, ge=0)  # SIP messages per second per source IP (token bucket); 0 = no limit
     burst: int = Field(default=400, ge=1)  # bucket size: messages a source may send at once
+    rate_exempt: list[str] = Field(default_factory=list)  # CIDRs never rate-limited (the PBX/trunk of all calls)
     auth_max_failures: int = Field(default=5, ge=1)  # failed REGISTER digests ...
     auth_window: float = Field(default=300.0, gt=0)  # ... within this many seconds lock the source and the user ...
     auth_lock_seconds: float = Field(default=900.0, gt=0)  # ... for this long
 
-    @field_validator("call_acl")
+    @field_validator("call_acl", "rate_exempt")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:
             try:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError as exc:
-                raise ValueError(f"call_acl: {cidr!r} is not an address or CIDR") from exc
+                raise ValueError(f"{cidr!r} is not an address or CIDR") from exc
         return value
 
 

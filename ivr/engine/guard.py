@@ -9,8 +9,9 @@ Pure apart from logging; time comes in as ``now`` (the engine's clock), so the t
   ``max_failures`` the source and the user are locked for ``lock_seconds``, logged once per lock (one line
   when both lock together).  A locked REGISTER gets the answer a wrong password gets (401 without credentials,
   403 with them), so a cracker cannot tell a lock from a miss, and the right password is refused while the
-  lock lasts.  The user lock also stops the agent's own phone (a stranger can lock an agent out for
-  ``lock_seconds``): the price of stopping a cracker that spreads over many addresses.
+  lock lasts.  The user lock does not stop the address that last registered that user successfully (the
+  agent's own phone keeps refreshing while a stranger guesses its password from elsewhere); from any other
+  address it holds, so a cracker spread over many addresses is stopped too.
 
 State per key is bounded: idle entries (a full bucket, no recent failure, no lock) are pruned when a table
 grows past ``max_entries``, and a table full of live entries drops its oldest.
@@ -32,6 +33,8 @@ MAX_ENTRIES = 10000
 
 
 class CallAcl:
+    """Addresses in a list of networks (CIDRs); an empty list allows everyone."""
+
     def __init__(self, cidrs: list[str]) -> None:
         self.networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
 
@@ -56,15 +59,18 @@ class _Bucket:
 class RateLimiter:
     """Token bucket per source IP: ``rate`` tokens a second up to ``burst``; ``rate == 0`` admits everything."""
 
-    def __init__(self, rate: float, burst: int, *, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self, rate: float, burst: int, *, exempt: list[str] | None = None, max_entries: int = MAX_ENTRIES
+    ) -> None:
         self.rate = rate
+        self.exempt = CallAcl(exempt) if exempt else None  # never limited (a trunk carrying every call)
         self.burst = float(burst)
         self.max_entries = max_entries
         self.buckets: dict[str, _Bucket] = {}
         self.dropped = 0
 
     def admit(self, source: str, now: float) -> bool:
-        if self.rate <= 0:
+        if self.rate <= 0 or (self.exempt is not None and self.exempt.allows(source)):
             return True
         bucket = self.buckets.get(source)
         if bucket is None:
@@ -114,10 +120,13 @@ class AuthLockout:
         self.lock_seconds = lock_seconds
         self.max_entries = max_entries
         self.entries: dict[str, _Failures] = {}
+        self.known_good: dict[str, str] = {}  # user -> the source of its last good digest (real users only)
         self.locks = 0  # locks imposed so far
 
     def locked(self, source: str, user: str, now: float) -> bool:
-        return any(self._is_locked(key, now) for key in self._keys(source, user))
+        if self._is_locked(f"source:{source}", now):
+            return True
+        return bool(user) and self.known_good.get(user) != source and self._is_locked(f"user:{user}", now)
 
     def failure(self, source: str, user: str, now: float) -> None:
         locked: list[str] = []
@@ -144,7 +153,9 @@ class AuthLockout:
             )  # fmt: skip
 
     def success(self, source: str, user: str) -> None:
-        """A good digest clears the failures counted so far (never a lock: a locked request never succeeds)."""
+        """A good digest clears the failures counted so far (a lock it cannot meet: a locked request never
+        succeeds) and makes ``source`` the user's known address."""
+        self.known_good[user] = source
         for key in self._keys(source, user):
             entry = self.entries.get(key)
             if entry is not None and entry.locked_until is None:
@@ -175,7 +186,7 @@ class RequestGuard:
 
     def __init__(self, config: GuardConfig) -> None:
         self.acl = CallAcl(config.call_acl)
-        self.rate = RateLimiter(config.rate, config.burst)
+        self.rate = RateLimiter(config.rate, config.burst, exempt=config.rate_exempt)
 
 
 def auth_lockout(config: GuardConfig) -> AuthLockout:

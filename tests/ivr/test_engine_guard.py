@@ -40,6 +40,8 @@ def test_acl_empty_allows_everyone_else_only_its_networks() -> None:
 def test_acl_config_rejects_a_bad_cidr() -> None:
     with pytest.raises(ValueError, match="call_acl"):
         GuardConfig(call_acl=["10.0.0.0/33"])
+    with pytest.raises(ValueError, match="rate_exempt"):
+        GuardConfig(rate_exempt=["pbx.example.com"])
 
 
 def test_rate_limit_token_bucket_per_source_on_virtual_time(caplog: pytest.LogCaptureFixture) -> None:
@@ -74,6 +76,9 @@ def test_rate_limit_logs_once_per_source_per_minute(caplog: pytest.LogCaptureFix
 
 def test_rate_zero_admits_everything_and_tables_stay_bounded() -> None:
     assert all(RateLimiter(rate=0.0, burst=1).admit("198.51.100.1", 0.0) for _ in range(1000))
+    trunk = RateLimiter(rate=1.0, burst=1, exempt=["192.0.2.0/28"])
+    assert all(trunk.admit("192.0.2.5", 0.0) for _ in range(1000)) and trunk.buckets == {}
+    assert trunk.admit("192.0.2.16", 0.0) and not trunk.admit("192.0.2.16", 0.0)
     limiter = RateLimiter(rate=10.0, burst=5, max_entries=100)
     for i in range(1000):
         limiter.admit(f"10.0.{i // 256}.{i % 256}", float(i))
@@ -103,6 +108,18 @@ def test_lockout_after_n_failures_in_the_window_logged_once(caplog: pytest.LogCa
     ]
     assert lockout.locked("198.51.100.1", "1001", 301.9) and not lockout.locked("198.51.100.1", "1001", 302.0)
     assert lockout.locks == 2
+
+
+def test_user_lock_spares_the_address_that_last_registered_it() -> None:
+    lockout = AuthLockout(max_failures=3, window=60.0, lock_seconds=300.0)
+    lockout.success("198.51.100.10", "1001")  # the agent's phone
+    for t in range(3):
+        lockout.failure("203.0.113.66", "1001", float(t))
+    assert lockout.locked("203.0.113.66", "1001", 3.0) and lockout.locked("203.0.113.67", "1001", 3.0)
+    assert not lockout.locked("198.51.100.10", "1001", 3.0)
+    for t in range(3):  # the phone's own address failing locks it like any source
+        lockout.failure("198.51.100.10", "1001", 10.0 + t)
+    assert lockout.locked("198.51.100.10", "1001", 13.0)
 
 
 def test_lockout_window_slides_and_success_clears() -> None:
@@ -258,3 +275,15 @@ def test_rate_limited_source_is_dropped_and_counted_others_are_served() -> None:
     phone = Endpoint("udp", "198.51.100.10", 5062)
     assert status(core.send(request("OPTIONS", source=phone, call_id="ok"), phone, 0.0)[0]) == "SIP/2.0 200 OK"
     assert core.send(request("OPTIONS", source=ATTACKER, call_id="later"), ATTACKER, 0.2)  # a token back
+
+
+def test_a_registered_phone_keeps_refreshing_while_a_stranger_locks_its_user() -> None:
+    core = Core(guard=GuardConfig(auth_max_failures=3))
+    phone = Endpoint("udp", "198.51.100.10", 5064)
+    assert status(core.register("1001", "agent-pw", phone, 0.0, "ph1")[-1]) == "SIP/2.0 200 OK"
+    for i in range(3):
+        core.register("1001", f"guess{i}", ATTACKER, 1.0 + i, f"a{i}")
+    assert status(core.register("1001", "agent-pw", ATTACKER, 5.0, "a-right")[-1]) == "SIP/2.0 403 Forbidden"
+    elsewhere = Endpoint("udp", "198.51.100.11", 5064)
+    assert status(core.register("1001", "agent-pw", elsewhere, 6.0, "e1")[-1]) == "SIP/2.0 403 Forbidden"
+    assert status(core.register("1001", "agent-pw", phone, 7.0, "ph2")[-1]) == "SIP/2.0 200 OK"
