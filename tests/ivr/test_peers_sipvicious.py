@@ -144,3 +144,27 @@ def test_scans_during_a_call_leave_it_alone(ivr_factory: list[Ivr], tmp_path: Pa
     wait_until(lambda: record.hangup is not None, 5, what="the call to end")
     assert record.hangup == ("remote_bye", True) and record.digits == [("5", "info")]
     assert ivr.call_errors() == 0
+
+
+def test_call_acl_refuses_a_sipp_call_from_outside_and_takes_one_from_inside(
+    ivr_factory: list[Ivr], tmp_path: Path
+) -> None:
+    outside = start_ivr(ivr_factory, call_acl=["10.0.0.0/8"])
+    result = run_sipp("acl_refused.xml", outside.target, tmp_path / "out")
+    assert result.ok, result.stderr + result.messages
+    assert outside.records() == [] and outside.runner.call(lambda: outside.engine.core.stats["acl_refused"]) == 1
+    inside = start_ivr(ivr_factory, call_acl=["10.0.0.0/8", "127.0.0.0/8"])
+    result = run_sipp("bye_from_ivr.xml", inside.target, tmp_path / "in")
+    assert result.ok, result.stderr + result.messages
+
+
+def test_svwar_flood_is_rate_limited_and_logged_once(
+    ivr_factory: list[Ivr], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, GUARD_LOG)
+    ivr = start_ivr(ivr_factory, rate=20.0, burst=20)
+    sipvicious("svwar", "-m", "OPTIONS", "-e1000-1299", f"udp://{ivr.target}")  # as fast as it can
+    limited = ivr.runner.call(lambda: ivr.engine.core.stats["rate_limited"])
+    assert limited > 0
+    lines = [r.getMessage() for r in caplog.records if r.name == GUARD_LOG]
+    assert len(lines) == 1 and "127.0.0.1" in lines[0], lines  # once per source per minute, not per message
