@@ -10,7 +10,7 @@ from bridge.api import Handoff
 from config.flows import FlowsConfig
 from config.loader import load_config
 from flows.registry import FlowRegistry
-from flows.runner import ChannelRoute, ClassifierLike, Context
+from flows.runner import ChannelRoute, ClassifierLike, Context, Limits
 from flows.session import SessionDeps
 from prompts.api import PromptSource
 
@@ -78,9 +78,11 @@ class ContextFactory:
         return cls(conf, FlowRegistry(path), classifier if classifier is not None else default_classifier())
 
     def new_context(self) -> Context:
+        conf = self.conf
+        limits = Limits(conf.max_call_seconds, conf.render_timeout, min(conf.dependency_timeout, conf.render_timeout))
         return Context(flow=self.registry.current(), classifier=self.classifier, routes=self.routes,
-                       confirm_emergency_below=self.conf.confirm_emergency_below, agent_queue=self.conf.agent_queue,
-                       split_min_confidence=self.conf.split_min_confidence)
+                       confirm_emergency_below=conf.confirm_emergency_below, agent_queue=conf.agent_queue,
+                       split_min_confidence=conf.split_min_confidence, limits=limits)
 
 
 def session_deps(prompts: PromptSource, handoff: Handoff, speech: SpeechService | None = None, *,
