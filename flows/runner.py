@@ -122,6 +122,7 @@ class Context:
     agent_queue: str = "default"
     split_min_confidence: float = 0.5  # a secondary (split-case) classification below this is ignored
     limits: Limits = Limits()
+    policy_version: str = ""  # the scope policy the classifier and routes come from (flows.registry)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,9 @@ it returns.  The runner owns the timers (no-input, inter-digit, watchdog, render
 ``TimerFired``); the session starts them on ``deps.clock``.  Every dependency failure becomes a ``Failed`` event (the
 flow's error path: error.system prompt, then agent or callback) — never an exception out of the call.
 
-One reader owns the call's events (``_call_pump``): keys and the hang-up go to the runner, and while the hand-off
-runs a warm transfer (until the bridged call is over) to the hand-off instead, through a relay that serves the
-call's ``next_event`` (the hand-off reads ``call.next_event()``; ``engine.bridge`` needs the engine's own call
-object, so the relay is attached to it rather than wrapping it).
+Its parts: flows/playout.py (prompts rendered in order and queued on the call), flows/recognizer.py (the speech
+listener), flows/call_events.py (the one reader of the call's events: to the runner, or to the hand-off while it
+has the caller — nobody pauses it) and flows/order_writes.py.
 
 Two dependencies outlive their guard instead of racing it:
 
@@ -32,31 +31,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from asr import api as speech_api
 from asr.api import SpeechService
 from bridge.api import Handoff, OrderDraft, OrderRef, TransferOutcome
+from flows.call_events import CallEvents
 from flows.clock import Clock, LoopClock
 from flows.events import (
     Action,
-    BargeIn,
     CancelTimer,
     CreateOrder,
     DropPending,
     Event,
     Failed,
-    Hangup,
     HangupCall,
-    Key,
     Listen,
-    NoInput,
-    NoMatch,
     OrderCreated,
     Play,
-    PromptDone,
-    PromptStarted,
-    Recognized,
     RecordUnreasonable,
-    Rendering,
     Started,
     StartTimer,
     StopListening,
@@ -67,13 +57,14 @@ from flows.events import (
     Warn,
 )
 from flows.order_writes import OrderWrites
+from flows.playout import Playout
+from flows.recognizer import Recognizer
 from flows.runner import Context, Limits, new_call, step
-from ivr.app import FRAME_MS, SAMPLE_RATE, Call, CallEvent, CallHandler, DigitEvent, HangupEvent
+from ivr.app import Call, CallHandler
 from prompts.api import PromptSource
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-FRAME_SECONDS = FRAME_MS / 1000
 
 
 @dataclass
@@ -97,6 +88,7 @@ class SessionDeps:
 class CallReport:
     call_id: str
     flow_version: str = ""
+    policy_version: str = ""
     end_reason: str = ""
     orders: list[OrderRef] = field(default_factory=list)
     actions: int = 0
@@ -126,82 +118,63 @@ async def run_call_report(call: Call, deps: SessionDeps) -> CallReport:
     return session.report
 
 
-class _Relay:
-    """The hand-off's share of the call's events (``next_event`` as ``ivr.app.Call`` promises it)."""
-
-    def __init__(self) -> None:
-        self.events: asyncio.Queue[CallEvent] = asyncio.Queue()
-        self.hangup: HangupEvent | None = None
-
-    def put(self, event: CallEvent) -> None:
-        self.events.put_nowait(event)
-
-    async def next_event(self) -> CallEvent:
-        if self.hangup is not None:  # after hang-up it keeps returning the HangupEvent
-            return self.hangup
-        event = await self.events.get()
-        if isinstance(event, HangupEvent):
-            self.hangup = event
-        return event
-
-
 class _Session:
     def __init__(self, call: Call, deps: SessionDeps) -> None:
-        self.call = call
-        self.deps = deps
-        self.clock = deps.clock
+        self.call, self.deps, self.clock = call, deps, deps.clock
         self.queue: asyncio.Queue[tuple[int | None, Event]] = asyncio.Queue()
         self.report = CallReport(call.call_id)
-        self.listener: speech_api.Listener | None = None
-        self.gen = 0  # listen generation: the recognizer's answers to an earlier question are dropped
-        self.playing_until = 0.0
-        self.last_order: OrderRef | None = None
-        self.writes = OrderWrites(call.call_id, self._guard, deps.dependency_timeout, self._landed)
         self.tasks: set[asyncio.Task[None]] = set()
         self.timers: dict[str, asyncio.Task[None]] = {}
-        self.unqueued: dict[int, tuple[asyncio.Task[None], bool]] = {}  # plays not on the call yet -> barge_in
-        self.last_play: asyncio.Task[None] | None = None
-        self.read_event = call.next_event  # the one reader of the call's events
-        self.call_pump: asyncio.Task[None] | None = None
-        self.relay: _Relay | None = None
-        self.hangup: HangupEvent | None = None
-        self.hung_up = asyncio.Event()
-        self.slots_used: dict[str, dict[str, str]] = {}  # prompt id -> slots it was last played with
+        self.events = CallEvents(call, self._put)
+        self.speech: Recognizer | None = None
+        self.playout = Playout(call, deps.prompts, deps.clock, self._put, self._spawn, self.events.hung_up,
+                               in_thread=deps.render_in_thread, slow_after=self._render_warning(),
+                               playing=self._prompt_playing)
+        self.last_order: OrderRef | None = None
+        self.writes = OrderWrites(call.call_id, self._guard, deps.dependency_timeout, self._landed)
+        self.pumping = False
+
+    def _render_warning(self) -> float:
+        return min(self.deps.dependency_timeout, self.deps.render_timeout)
 
     # ---- main loop ------------------------------------------------------------------------------------
     async def run(self) -> None:
         deps = self.deps
-        limits = Limits(deps.max_call_seconds, deps.render_timeout, min(deps.dependency_timeout, deps.render_timeout))
-        ctx = replace(deps.contexts(), limits=limits)
-        self.report.flow_version = ctx.flow.version
-        speech = deps.speech is not None and deps.speech.status.available
-        if speech and deps.speech is not None:
+        ctx = replace(deps.contexts(), limits=Limits(deps.max_call_seconds, deps.render_timeout,
+                                                     self._render_warning()))
+        self.report.flow_version, self.report.policy_version = ctx.flow.version, ctx.policy_version
+        if deps.speech is not None and deps.speech.status.available:
             try:
-                self.listener = deps.speech.open_listener()
-                self.call.set_audio_sink(self._on_audio)
-                self._spawn(self._speech_pump())
+                self.speech = Recognizer(deps.speech.open_listener(), self.call.call_id, self.clock, self._put)
+                self.call.set_audio_sink(self.speech.feed)
+                self._spawn(self.speech.pump())
             except Exception as exc:
                 log.error("call %s: speech unavailable, keypad only: %s", self.call.call_id, exc)
-                self.listener, speech = None, False
-        self.call_pump = self._spawn(self._call_pump())
-        state, actions = step(new_call(ctx), Started(self.call.call_id, self.call.caller, speech))
+                self.speech = None
+        self._pump()
+        state, actions = step(new_call(ctx), Started(self.call.call_id, self.call.caller, self.speech is not None))
         await self._execute(actions)
         while not state.finished:
             gen, event = await self.queue.get()
-            if gen is not None and gen != self.gen:
-                continue  # an answer to an earlier question
+            if gen is not None and (self.speech is None or gen != self.speech.gen):
+                continue  # the recognizer's answer to an earlier question
             state, actions = step(state, event)
             await self._execute(actions)
         self.report.end_reason = state.end_reason
         if "bridged" in state.end_reason:  # the agent and the caller talk until one hangs up
             await self._bridged_call()
 
+    def _pump(self) -> None:
+        if not self.pumping:
+            self.pumping = True
+            self._spawn(self.events.pump())
+
     async def _bridged_call(self) -> None:
         """The hand-off supervises the bridged call (retry / callback offer): the caller's events stay its own."""
         try:
             await self.deps.handoff.wait_done(self.call.call_id)
         finally:
-            self._detach()
+            self.events.detach()
 
     async def emergency_exit(self) -> None:
         """No flow could run (e.g. no valid flow file): apologise, hand the caller to an agent, else hang up."""
@@ -210,8 +183,7 @@ class _Session:
         self._end_listening()
         with contextlib.suppress(Exception):
             self.call.play(self.deps.prompts.audio("error.system"), interruptible=False)
-        if self.call_pump is None:
-            self.call_pump = self._spawn(self._call_pump())
+        self._pump()
         try:
             draft = OrderDraft(call_id=self.call.call_id, caller_number=self.call.caller,
                                content="系统故障，来电直接转人工", callback_requested=True)
@@ -230,12 +202,11 @@ class _Session:
     def close(self) -> None:
         for task in list(self.tasks):
             task.cancel()
-        self._detach()
-        with contextlib.suppress(Exception):
-            self.call.set_audio_sink(None)
-        if self.listener is not None:
+        self.events.detach()
+        if self.speech is not None:
             with contextlib.suppress(Exception):
-                self.listener.close()
+                self.call.set_audio_sink(None)
+            self.speech.close()
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -262,67 +233,6 @@ class _Session:
             raise TimeoutError(f"no answer within {limit:g} s")
         return task.result()
 
-    # ---- inputs ---------------------------------------------------------------------------------------
-    def _on_audio(self, frame: bytes) -> None:
-        if self.listener is not None:
-            try:
-                self.listener.feed(frame, self.clock.now())
-            except Exception as exc:
-                log.warning("call %s: speech feed failed: %s", self.call.call_id, exc)
-
-    async def _call_pump(self) -> None:
-        """The one reader of the call's events: to the runner, or to the hand-off while it has the caller."""
-        while True:
-            try:
-                event = await self.read_event()
-            except Exception as exc:
-                log.warning("call %s: call events failed: %s", self.call.call_id, exc)
-                event = HangupEvent(reason=f"engine error: {exc}", by_remote=False)
-            relayed = self.relay is not None
-            if self.relay is not None:
-                self.relay.put(event)
-            if isinstance(event, HangupEvent):
-                self.hangup = event
-                self.hung_up.set()
-                if not relayed:  # else the flow hears the hand-off's outcome first (_transfer)
-                    self._put(Hangup(event.reason))
-                return
-            if isinstance(event, DigitEvent) and self.relay is None:
-                self._put(Key(event.digit))
-
-    def _attach(self) -> None:
-        """From now on the hand-off reads the caller's events (``call.next_event()``) from the relay."""
-        self.relay = _Relay()
-        if self.hangup is not None:
-            self.relay.put(self.hangup)
-        setattr(self.call, "next_event", self.relay.next_event)  # noqa: B010 - an instance attribute, undone below
-
-    def _detach(self) -> None:
-        if self.relay is not None:
-            self.relay = None
-            with contextlib.suppress(AttributeError):
-                delattr(self.call, "next_event")
-
-    async def _speech_pump(self) -> None:
-        assert self.listener is not None
-        while True:
-            try:
-                event = await self.listener.next_event()
-            except Exception as exc:
-                log.warning("call %s: recognizer failed: %s", self.call.call_id, exc)
-                self._put(NoMatch(), self.gen)
-                await self.clock.sleep(0.5)
-                continue
-            if isinstance(event, speech_api.BargeIn):
-                self._put(BargeIn(), self.gen)
-            elif isinstance(event, speech_api.Recognized):
-                r = event.result
-                self._put(Recognized(r.text, r.normalized, r.confidence, r.low_confidence), self.gen)
-            elif isinstance(event, speech_api.NoInput):
-                self._put(NoInput(), self.gen)
-            elif isinstance(event, speech_api.NoMatch):
-                self._put(NoMatch(event.text), self.gen)
-
     # ---- actions --------------------------------------------------------------------------------------
     async def _execute(self, actions: list[Action]) -> None:
         for action in actions:
@@ -338,19 +248,19 @@ class _Session:
 
     async def _do(self, action: Action) -> None:
         if isinstance(action, Play):
-            self._play(action)
+            self.playout.play(action)
         elif isinstance(action, Listen):
-            self._listen(action)
+            if self.speech is not None:
+                self.speech.listen(action, self.playout.remaining())
         elif isinstance(action, StartTimer):
             self._cancel_timer(action.name)
             self.timers[action.name] = self._spawn(self._timer(action))
         elif isinstance(action, CancelTimer):
             self._cancel_timer(action.name)
         elif isinstance(action, StopPlayback):
-            self._drop_unqueued(interruptible_only=True)
-            self._stop_playback()
+            self.playout.stop()
         elif isinstance(action, DropPending):
-            self._drop_unqueued(interruptible_only=False)
+            self.playout.drop()
         elif isinstance(action, StopListening):
             self._end_listening()
         elif isinstance(action, Warn):
@@ -374,100 +284,13 @@ class _Session:
         if task is not None:
             task.cancel()
 
-    def _stop_playback(self) -> None:
-        self.call.stop_playback()
-        self.playing_until = self.clock.now()
-        self._prompt_playing(False)
-
     def _prompt_playing(self, playing: bool) -> None:
-        """Tell a prompt-aware listener whether a prompt plays: backchannels (嗯/对) over a prompt are dropped and
-        the no-input timer starts when the prompt ends."""
-        if isinstance(self.listener, speech_api.PromptAwareListener):
-            with contextlib.suppress(Exception):
-                self.listener.set_prompt(playing, self.clock.now())
-
-    def _play(self, action: Play) -> None:
-        """Render (after the prompts before it) and queue the prompt; the runner hears Rendering, PromptStarted
-        and PromptDone, or Failed and PromptDone."""
-        if self.call.ended:
-            return
-        self.slots_used[action.prompt_id] = dict(action.slots)
-        task = self._spawn(self._play_in_turn(self.last_play, action))
-        self.unqueued[action.play_id] = (task, action.barge_in)
-        self.last_play = task
-
-    async def _play_in_turn(self, before: asyncio.Task[None] | None, action: Play) -> None:
-        try:
-            if before is not None:
-                await asyncio.wait({before})  # prompts reach the caller in the order the flow asked for them
-            self._put(Rendering(action.play_id))
-            audio = await self._render(action)
-        except asyncio.CancelledError:  # dropped (barge-in, first key, render deadline) before it was queued
-            self._put(PromptDone(action.play_id, False))
-            raise
-        except Exception as exc:
-            log.warning("call %s: Play failed: %r", self.call.call_id, exc)
-            self._put(Failed(f"Play: {exc!r}"))
-            self._put(PromptDone(action.play_id, False))
-            return
-        finally:
-            self.unqueued.pop(action.play_id, None)
-        if audio is None or self.call.ended:
-            return
-        log.debug("call %s: play %s %s", self.call.call_id, action.prompt_id, dict(action.slots) or "")
-        playback = self.call.play(audio, interruptible=action.barge_in)
-        self.playing_until = max(self.playing_until, self.clock.now()) + len(audio) / (2 * SAMPLE_RATE)
-        self._prompt_playing(True)
-        self._put(PromptStarted(action.play_id))
-        self._spawn(self._played(action, playback.done))
-
-    async def _played(self, action: Play, done: Awaitable[bool]) -> None:
-        completed = await done
-        if self.clock.now() >= self.playing_until - FRAME_SECONDS:  # nothing else queued behind it
-            self._prompt_playing(False)
-        self._put(PromptDone(action.play_id, bool(completed)))
-
-    def _drop_unqueued(self, interruptible_only: bool) -> None:
-        for task, barge_in in list(self.unqueued.values()):
-            if barge_in or not interruptible_only:
-                task.cancel()
-
-    async def _render(self, action: Play) -> bytes | None:
-        """The prompt's audio; None if the caller hung up while it was being synthesized.
-
-        Synthesis runs in a thread that cannot be cancelled and fills the cache anyway, so a slow one is waited
-        for (the runner's render deadline decides when to give up on it).
-        """
-        if not self.deps.render_in_thread:
-            return self.deps.prompts.audio(action.prompt_id, action.slots)
-        render = asyncio.ensure_future(asyncio.to_thread(self.deps.prompts.audio, action.prompt_id, action.slots))
-        render.add_done_callback(lambda f: f.cancelled() or f.exception())  # a given-up render's error: retrieved
-        hung_up = asyncio.ensure_future(self.hung_up.wait())
-        started = self.clock.now()
-        try:
-            await asyncio.wait({render, hung_up}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            hung_up.cancel()
-        if not render.done():
-            return None
-        took = self.clock.now() - started
-        if took >= min(self.deps.dependency_timeout, self.deps.render_timeout) and render.exception() is None:
-            log.warning("call %s: prompt %s rendered after %.1f s", self.call.call_id, action.prompt_id, took)
-        return render.result()
-
-    def _listen(self, action: Listen) -> None:
-        """Arm the recognizer; its no-input timer is stretched by the prompt still queued."""
-        self._end_listening()
-        self.gen += 1
-        if action.speech and self.listener is not None:
-            remaining = max(0.0, self.playing_until - self.clock.now())
-            spec = replace(action.spec, no_input_timeout=action.spec.no_input_timeout + remaining)
-            self.listener.listen(spec, self.clock.now())
+        if self.speech is not None:
+            self.speech.prompt_playing(playing)
 
     def _end_listening(self) -> None:
-        if self.listener is not None:
-            with contextlib.suppress(Exception):
-                self.listener.cancel()
+        if self.speech is not None:
+            self.speech.cancel()
 
     def _with_texts(self, draft: OrderDraft) -> OrderDraft:
         """The transcript's prompt ids as the texts the caller heard."""
@@ -475,7 +298,7 @@ class _Session:
         for speaker, text in draft.transcript:
             if speaker == "ivr":
                 with contextlib.suppress(Exception):
-                    text = self.deps.prompts.text(text, self.slots_used.get(text))
+                    text = self.deps.prompts.text(text, self.playout.slots_used.get(text))
             lines.append((speaker, text))
         return replace(draft, transcript=lines)
 
@@ -490,15 +313,12 @@ class _Session:
 
     def _landed(self, ref: OrderRef, late: bool) -> None:
         """An order write finished: waited for by an order step, or ``late`` (its guard had given up)."""
-        self._record(ref)
-        if late:
-            self._put(OrderCreated(ref.order_no, ref.journaled, late=True))
-
-    def _record(self, ref: OrderRef) -> None:
         self.last_order = ref
         if ref not in self.report.orders:
             self.report.orders.append(ref)
             log.info("call %s: order %s%s", self.call.call_id, ref.order_no, " (journaled)" if ref.journaled else "")
+        if late:
+            self._put(OrderCreated(ref.order_no, ref.journaled, late=True))
 
     async def _transfer(self, action: Transfer) -> None:
         self._end_listening()
@@ -511,21 +331,21 @@ class _Session:
         order = self.last_order
         if order is None:  # an agent always gets an order (the one still being written, if any)
             order = await self.writes.write("order", lambda: self.deps.handoff.create_order(draft))
-        unheard = self.hangup is None  # a hang-up during the hand-off went to it
         outcome = await self._warm_transfer(order, draft)
         if outcome.status == "caller_hung_up":
-            self.hung_up.set()
+            self.events.hung_up.set()
         self._put(TransferDone(outcome.status))
-        if unheard and self.hangup is not None and outcome.status != "bridged":
-            self._put(Hangup(self.hangup.reason))
+        hangup = self.events.unheard_hangup() if outcome.status != "bridged" else None
+        if hangup is not None:
+            self._put(hangup)
 
     async def _warm_transfer(self, order: OrderRef, draft: OrderDraft) -> TransferOutcome:
         """The hand-off has the caller's events until it returns, and once bridged until the call is over."""
-        self._attach()
+        self.events.attach()
         outcome: TransferOutcome | None = None
         try:
             outcome = await self.deps.handoff.warm_transfer(self.call, order, draft)
         finally:
             if outcome is None or outcome.status != "bridged":
-                self._detach()
+                self.events.detach()
         return outcome
