@@ -104,6 +104,7 @@ class VirtualClock:
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._driver: asyncio.Task[None] | None = None
         self._busy = 0
+        self._busy_ended = 0  # busy spells over: the work they unblock gets a full idle round before time moves
 
     @contextlib.asynccontextmanager
     async def busy(self) -> AsyncIterator[None]:
@@ -112,6 +113,7 @@ class VirtualClock:
             yield
         finally:
             self._busy -= 1
+            self._busy_ended += 1
 
     def now(self) -> float:
         return self._now
@@ -127,8 +129,11 @@ class VirtualClock:
 
     async def _drive(self) -> None:
         while self._timers:
+            ended = self._busy_ended
             for _ in range(30):  # let every ready task run first: time only moves when all are idle
                 await asyncio.sleep(0)
+            if ended != self._busy_ended:  # a thread's work ended during this round: what it unblocked runs first
+                continue
             while self._timers and self._timers[0][2].done():  # cancelled sleepers
                 heapq.heappop(self._timers)
             if not self._timers:
