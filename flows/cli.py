@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     check.add_argument("--prompts", help="prompt catalogue directory (default: prompts/catalogue)")
     check.add_argument("--no-model", action="store_true", help="skip the speech-model vocabulary check")
     check.set_defaults(func=_check)
-    sim = sub.add_parser("simulate", help="a text call: type words, #123 for keys, empty line = silence")
+    sim = sub.add_parser("simulate", help="a text call on virtual time: words, #123 for keys, empty line = "
+                                          "silence, (press 12) / (wait 5) for the keypad's timers")
     sim.add_argument("--flow", help="flow name or file (default: the main flow)")
     sim.add_argument("--script", nargs="+", action="extend", help="run transcripts with expectations")
     sim.add_argument("--dtmf", action="store_true", help="no speech: the keypad-only call")

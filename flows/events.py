@@ -78,8 +78,42 @@ class Failed:
     detail: str
 
 
+@dataclass(frozen=True)
+class Key:
+    """One key the caller pressed; the runner collects a question's entry (terminator, length, inter-digit timer)."""
+
+    digit: str
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    """The recognizer heard the caller start speaking."""
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """The session began rendering a prompt's audio (prompts render one after the other): its deadline runs."""
+
+    play_id: int
+
+
+@dataclass(frozen=True)
+class PromptStarted:
+    """A prompt's audio is queued on the call (rendered): its render deadline is over."""
+
+    play_id: int
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    """A timer started by :class:`StartTimer` expired (``token`` names the start it answers)."""
+
+    name: str
+    token: int = 0
+
+
 Event = (Started | Recognized | Digits | NoInput | NoMatch | PromptDone | Hangup | OrderCreated | TransferDone
-         | Failed)
+         | Failed | Key | BargeIn | Rendering | PromptStarted | TimerFired)
 
 # ---- actions ----------------------------------------------------------------------------------------------
 
@@ -96,6 +130,10 @@ class Play:
 
 @dataclass(frozen=True)
 class Listen:
+    """The question is open: arm the recognizer now (its no-input timer stretched by the prompt still queued).
+
+    The runner emits it once the question's prompt is queued (barge-in) or has been played (no barge-in)."""
+
     spec: ListenSpec
     keypad: KeypadConf | None  # None: keys are not collected for this step (global keys still work)
     speech: bool = True  # False in DTMF-only mode
@@ -103,7 +141,38 @@ class Listen:
 
 @dataclass(frozen=True)
 class StopPlayback:
-    pass
+    """Stop interruptible audio, including prompts not yet queued (barge-in, first key)."""
+
+
+@dataclass(frozen=True)
+class DropPending:
+    """Give up every prompt not yet queued on the call (its render deadline passed); audio playing goes on."""
+
+
+@dataclass(frozen=True)
+class StopListening:
+    """Cancel the recognizer of the current question (keys are being entered instead)."""
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    """Start (or restart) timer ``name``; after ``seconds`` on the session clock it comes back as ``TimerFired``."""
+
+    name: str
+    seconds: float
+    token: int = 0
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True)
+class Warn:
+    """Something for the operator's log (the runner does no I/O)."""
+
+    message: str
 
 
 @dataclass(frozen=True)
@@ -128,4 +197,5 @@ class HangupCall:
     reason: str = "normal"
 
 
-Action = Play | Listen | StopPlayback | Transfer | CreateOrder | RecordUnreasonable | HangupCall
+Action = (Play | Listen | StopPlayback | Transfer | CreateOrder | RecordUnreasonable | HangupCall | DropPending
+          | StopListening | StartTimer | CancelTimer | Warn)

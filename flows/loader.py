@@ -14,7 +14,7 @@ from typing import Any, cast, get_args
 import yaml
 
 from flows.ids import DISPOSITIONS
-from flows.model import Flow, Globals, KeypadConf, ListenConf, ListenKind, Node, NodeType, Option
+from flows.model import Flow, Globals, HangupOrder, KeypadConf, ListenConf, ListenKind, Node, NodeType, Option
 
 NODE_TYPES: tuple[str, ...] = get_args(NodeType)
 LISTEN_KINDS: tuple[str, ...] = get_args(ListenKind)
@@ -287,7 +287,7 @@ def parse_flow(text: str, file: str) -> Flow:
         raise FlowError([Problem(file, 1, None, "empty flow file")])
     top = {k: (kn, vn) for k, kn, vn in r.mapping(root, None, "flow file")}
     for key, (knode, _) in top.items():
-        if key not in ("flow", "start", "on_error", "globals", "nodes", "note"):
+        if key not in ("flow", "start", "on_error", "globals", "nodes", "note", "on_hangup"):
             r.fail(knode, None, f"unknown top-level field {key!r}")
     for key in ("flow", "start", "nodes"):
         if key not in top:
@@ -308,6 +308,7 @@ def parse_flow(text: str, file: str) -> Flow:
             else:
                 r.fail(knode, None, f"globals: unknown field {key!r}")
         globs = Globals(**gvals)
+    hangup_order = _hangup_order(r, top["on_hangup"][1]) if "on_hangup" in top else HangupOrder()
     nodes: dict[str, Node] = {}
     for node_name, knode, vnode in r.mapping(top["nodes"][1], None, "nodes"):
         parsed = _node(r, node_name, knode, vnode)
@@ -317,7 +318,21 @@ def parse_flow(text: str, file: str) -> Flow:
     if r.problems:
         raise FlowError(r.problems)
     version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    return Flow(name=name, start=start, nodes=nodes, version=version, source=file, on_error=on_error, globals=globs)
+    return Flow(name=name, start=start, nodes=nodes, version=version, source=file, on_error=on_error, globals=globs,
+                hangup_order=hangup_order)
+
+
+def _hangup_order(r: _Reader, node: yaml.Node) -> HangupOrder:
+    values: dict[str, Any] = {}
+    for key, knode, vnode in r.mapping(node, None, "on_hangup"):
+        if key == "order_when":
+            values["when"] = {var: r.strings(vals, None, f"on_hangup.order_when.{var}")
+                              for var, _, vals in r.mapping(vnode, None, "on_hangup.order_when")}
+        elif key == "content":
+            values["content"] = r.strings(vnode, None, "on_hangup.content")
+        else:
+            r.fail(knode, None, f"on_hangup: unknown field {key!r}")
+    return HangupOrder(**values)
 
 
 def _check_targets(r: _Reader, nodes: dict[str, Node], top: dict[str, tuple[yaml.Node, yaml.Node]], start: str,

@@ -109,6 +109,21 @@ class Globals:
 
 
 @dataclass(frozen=True)
+class HangupOrder:
+    """When a caller's hang-up still creates an order (callback requested): every ``when`` variable has one of its
+    values and one of the ``content`` variables is not empty.  Flow file: ``on_hangup: {order_when: {...},
+    content: [...]}``; the defaults are the 12345 rule (an accepted or emergency matter with the caller's words)."""
+
+    when: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({"disposition": ("accept", "emergency")}))
+    content: tuple[str, ...] = ("utterance", "description")
+
+    def applies(self, variables: Mapping[str, str]) -> bool:
+        return all(variables.get(name, "") in values for name, values in self.when.items()) and any(
+            variables.get(name) for name in self.content)
+
+
+@dataclass(frozen=True)
 class Flow:
     name: str
     start: str
@@ -118,6 +133,7 @@ class Flow:
     on_error: str | None = None
     globals: Globals = Globals()
     node_lines: Mapping[str, int] = field(default_factory=dict)
+    hangup_order: HangupOrder = field(default_factory=HangupOrder)
 
     def node(self, name: str) -> Node:
         return self.nodes[name]

@@ -1,7 +1,10 @@
 """``hotline flows simulate``: a text call through the real runner, and regression transcripts.
 
 The caller's turns: words as typed, ``#123`` for keys (a trailing ``#`` is the terminator), an empty line or
-``(silence)`` for no input, ``(nomatch)`` for unusable speech, ``(hangup)``.  Orders get simulated numbers and
+``(silence)`` for no input, ``(nomatch)`` for unusable speech, ``(hangup)``.  Time is virtual: the runner's timers
+(flows/runner.py) fire when a turn lets time pass — ``(silence)`` on a keypad-only question waits for its no-input
+timer, ``(press 139)`` presses keys one by one (the entry ends by length, terminator or inter-digit timeout) and
+``(wait 5)`` lets 5 seconds pass (inter-digit, no-input, watchdog ...).  Orders get simulated numbers and
 transfers the outcome chosen with ``@agent`` / ``@transfer`` in a script (or the options).
 
 Script format (tests/flows/scripts/*.txt)::
@@ -19,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +32,33 @@ from bridge.api import OrderDraft
 from flows.check import CATALOGUE_DIR
 from flows.events import (
     Action,
+    CancelTimer,
     CreateOrder,
     Digits,
+    DropPending,
     Event,
     Failed,
     Hangup,
     HangupCall,
+    Key,
     Listen,
     NoInput,
     NoMatch,
     OrderCreated,
     Play,
     PromptDone,
+    PromptStarted,
     Recognized,
     RecordUnreasonable,
     Started,
+    StartTimer,
+    StopListening,
     StopPlayback,
+    TimerFired,
     Transfer,
     TransferDone,
     TransferOutcome,
+    Warn,
 )
 from flows.runner import Context, State, new_call, step
 
@@ -99,6 +110,7 @@ class SimOptions:
     agent: TransferOutcome = "bridged"
     transfer: TransferOutcome = "transferred"
     orders_fail: bool = False
+    max_call_seconds: float | None = None  # None: the context's limit
 
 
 @dataclass
@@ -112,8 +124,13 @@ class Simulator:
     orders: list[tuple[str, OrderDraft]] = field(default_factory=list)  # (order_no, draft) incl. unreasonable
     transfers: list[Transfer] = field(default_factory=list)
     listening: Listen | None = None
+    now: float = 0.0  # virtual seconds since the start
+    timers: dict[str, tuple[float, int]] = field(default_factory=dict)  # armed timer -> (due, token)
 
     def __post_init__(self) -> None:
+        if self.options.max_call_seconds is not None:
+            limits = replace(self.ctx.limits, max_call_seconds=self.options.max_call_seconds)
+            self.ctx = replace(self.ctx, limits=limits)
         self.state = new_call(self.ctx)
 
     @property
@@ -127,7 +144,13 @@ class Simulator:
         """One caller turn in the simulator syntax."""
         text = line.strip()
         if text in ("", "(silence)"):
-            return self.send(NoInput())
+            if "no_input" in self.timers:  # a keypad-only question: its no-input timer fires
+                return self.wait(self.timers["no_input"][0] - self.now)
+            return self.send(NoInput())  # the recognizer's no-input
+        if text.startswith("(wait ") and text.endswith(")"):
+            return self.wait(float(text[6:-1]))
+        if text.startswith("(press ") and text.endswith(")"):
+            return [line for key in text[7:-1].strip() for line in self.send(Key(key))]
         if text == "(nomatch)":
             return self.send(NoMatch())
         if text == "(hangup)":
@@ -138,43 +161,70 @@ class Simulator:
             return self.send(Digits(keys.rstrip("#"), terminated))
         return self.send(Recognized(text, text, 0.9, False))
 
-    def send(self, event: Event) -> list[str]:
+    def wait(self, seconds: float) -> list[str]:
+        """Let ``seconds`` of virtual time pass: the timers due on the way fire in order."""
+        until = self.now + max(0.0, seconds)
+        produced: list[str] = []
+        while self.timers and not self.state.finished:
+            name, (due, token) = min(self.timers.items(), key=lambda item: item[1][0])
+            if due > until:
+                break
+            del self.timers[name]
+            self.now = max(self.now, due)
+            produced += self.send(TimerFired(name, token), keep_listening=True)
+        self.now = until
+        return produced
+
+    def send(self, event: Event, keep_listening: bool = False) -> list[str]:
         produced: list[str] = []
         was_finished = self.state.finished
         if isinstance(event, Recognized | Digits | NoInput | NoMatch) and self.listening is None:
             produced.append("(nobody is listening: input ignored)")
-        self.listening = None
+        if not isinstance(event, Key) and not keep_listening:
+            self.listening = None
         queue: deque[Event] = deque([event])
         while queue:
             self.state, actions = step(self.state, queue.popleft())
             for action in actions:
-                produced.append(self._describe(action))
-                reply = self._execute(action)
-                if reply is not None:
-                    queue.append(reply)
+                line = self._describe(action)
+                if line:
+                    produced.append(line)
+                queue.extend(self._execute(action))
+        if self.state.phase != "listening":
+            self.listening = None
         if self.state.finished and not was_finished:
             produced.append(f"end {self.state.end_reason}")
         self.output += produced
         return produced
 
-    def _execute(self, action: Action) -> Event | None:
-        if isinstance(action, Play):
-            return PromptDone(action.play_id, True)
+    def _execute(self, action: Action) -> list[Event]:
+        if isinstance(action, Play):  # audio at once, played to the end
+            return [PromptStarted(action.play_id), PromptDone(action.play_id, True)]
         if isinstance(action, Listen):
             self.listening = action
-            return None
-        if isinstance(action, CreateOrder | RecordUnreasonable):
+        elif isinstance(action, StartTimer):
+            self.timers[action.name] = (self.now + action.seconds, action.token)
+        elif isinstance(action, CancelTimer):
+            self.timers.pop(action.name, None)
+        elif isinstance(action, CreateOrder | RecordUnreasonable):
             if self.options.orders_fail:
-                return Failed("order store unavailable (simulated)")
+                return [Failed("order store unavailable (simulated)")]
             order_no = f"SIM{len(self.orders) + 1:04d}"
             self.orders.append((order_no, action.draft))
-            return OrderCreated(order_no) if not self.state.finished else None
-        if isinstance(action, Transfer):
+            return [OrderCreated(order_no)] if not self.state.finished else []
+        elif isinstance(action, Transfer):
             self.transfers.append(action)
-            return TransferDone(self.options.agent if action.kind == "agent" else self.options.transfer)
-        return None
+            return [TransferDone(self.options.agent if action.kind == "agent" else self.options.transfer)]
+        return []
 
     def _describe(self, action: Action) -> str:
+        """The output line of an action; "" for timers (they show as what they cause)."""
+        if isinstance(action, StartTimer | CancelTimer | StopListening):
+            return ""
+        if isinstance(action, DropPending):
+            return "drop prompts not yet rendered"
+        if isinstance(action, Warn):
+            return f"warning {action.message}"
         if isinstance(action, Play):
             flag = "" if action.barge_in else " (no barge-in)"
             return f"play {action.prompt_id}{flag}: {self.text_of(action.prompt_id, action.slots)}"
@@ -227,6 +277,8 @@ def _options(lines: list[tuple[int, str]]) -> SimOptions:
             options.transfer = value  # type: ignore[assignment]
         elif key == "orders":
             options.orders_fail = value == "fail"
+        elif key == "max_call_seconds":
+            options.max_call_seconds = float(value)
         else:
             raise ValueError(f"line {number}: unknown option @{key}")
     return options

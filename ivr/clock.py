@@ -86,6 +86,7 @@ class VirtualClock:
         self._sleepers: set[asyncio.Future[None]] = set()
         self._driver: asyncio.Task[None] | None = None
         self._busy = 0
+        self._busy_ended = 0  # busy spells over: the work they unblock gets a full idle round before time moves
 
     def now(self) -> float:
         return self._now
@@ -137,11 +138,15 @@ class VirtualClock:
             yield
         finally:
             self._busy -= 1
+            self._busy_ended += 1
 
     async def _drive(self) -> None:
         while self._sleepers:
+            ended = self._busy_ended
             for _ in range(30):  # let every ready task run first: time only moves when all are idle
                 await asyncio.sleep(0)
+            if ended != self._busy_ended:  # a thread's work ended during this round: what it unblocked runs first
+                continue
             if not self._sleepers:
                 break
             if self._busy:  # work in threads is invisible to the loop: wait for it in real time

@@ -306,3 +306,26 @@ def test_the_caller_can_give_the_calling_number_as_contact() -> None:
         sim.turn(words)
     assert sim.listening is not None and "本机" in (sim.listening.spec.grammar or ())
     assert "13600001111" in sim.turn("就用这个号码")[0]
+
+
+def test_a_classify_step_sets_the_variables_it_declares() -> None:
+    from flows.runner import CLASSIFY_SETS
+
+    sim = make_sim()
+    before = set(sim.state.vars)
+    sim.turn("路灯坏了")
+    assert set(sim.state.vars) - before - {"utterance", "last_text"} == set(CLASSIFY_SETS)
+
+
+def test_the_hang_up_order_rule_is_declared_in_the_flow() -> None:
+    from flows.loader import parse_flow
+
+    text = load_flow(HOTLINE).source
+    flow = parse_flow(Path(text).read_text("utf-8").replace("order_when: {disposition: [accept, emergency]}",
+                                                            "order_when: {disposition: [emergency]}"), "h.yaml")
+    assert dict(load_flow(HOTLINE).hangup_order.when) == {"disposition": ("accept", "emergency")}
+    sim = Simulator(Context(flow, FakeClassifier(), EMERGENCY))
+    sim.start()
+    sim.turn("路灯坏了")
+    sim.turn("(hangup)")
+    assert not sim.orders  # an accepted matter no longer qualifies under this flow's rule

@@ -175,3 +175,31 @@ def test_runner_takes_a_late_order_number_but_never_as_the_answer_of_an_order_st
     state, actions = step(state, PromptDone(state.play_seq))
     assert state.node == "agent_transfer" and state.vars["order_no"] == "N1"
     assert not any(isinstance(a, CreateOrder) for a in actions)
+
+
+def test_the_virtual_clock_lets_the_end_of_busy_work_run_before_time_moves() -> None:
+    """Work in a thread (a database write) holds virtual time; when it ends during the clock's idle round, what it
+    unblocks runs a full round before the clock jumps (else a call stalled past the write could jump to its 1800 s
+    watchdog: seen in tests/flows/test_session_bridge.py as a rare flake)."""
+
+    async def go() -> list[tuple[str, float]]:
+        clock = VirtualClock()
+        fired: list[tuple[str, float]] = []
+
+        async def far() -> None:
+            await clock.sleep(100)
+            fired.append(("far", clock.now()))
+
+        async def after_write() -> None:
+            async with clock.busy():
+                for _ in range(20):
+                    await asyncio.sleep(0)
+            for _ in range(25):  # the session's steps between the write and its next prompt
+                await asyncio.sleep(0)
+            await clock.sleep(1)
+            fired.append(("next prompt", clock.now()))
+
+        await asyncio.gather(far(), after_write())
+        return fired
+
+    assert asyncio.run(go()) == [("next prompt", 1.0), ("far", 100.0)]
