@@ -14,7 +14,7 @@ SUPPORTED = "norefersub"  # no "replaces": an incoming Replaces header (RFC 3891
 
 
 def uri_dest(uri: str, fallback: Endpoint | None = None) -> Endpoint | None:
-    """Transport address of a SIP URI (no DNS: hosts are IP addresses or resolvable names as given)."""
+    """Transport address of a SIP URI as written (no DNS: a host name stays a name; the engine shell resolves it)."""
     try:
         parsed = parse_uri(parse_name_addr(uri).uri if "<" in uri else uri)
     except SipParseError:
@@ -23,6 +23,14 @@ def uri_dest(uri: str, fallback: Endpoint | None = None) -> Endpoint | None:
         return fallback
     host, port = parsed.host_port
     return Endpoint("tcp" if parsed.transport == "TCP" else "udp", host, port)
+
+
+def bare_uri(uri: str) -> str:
+    """The URI of ``<uri>;params`` (or ``uri`` itself)."""
+    try:
+        return parse_name_addr(uri).uri if "<" in uri else uri
+    except SipParseError:
+        return uri
 
 
 def local_contact(user: str, host: str, port: int, transport: str = "udp") -> str:
