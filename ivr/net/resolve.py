@@ -8,6 +8,7 @@ procedure then ends with fewer targets or none, and the caller fails that reques
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random as _random
 import time
@@ -64,6 +65,7 @@ class SipResolver:
         self.random = random
         self.cache = DnsCache(clock, negative_ttl)
         self.queries = 0  # questions sent to DNS (cache misses)
+        self._pending: dict[Query, asyncio.Future[list[Record]]] = {}
         if nameservers:
             resolver = dns.asyncresolver.Resolver(configure=False)
             hosts = [_split(s) for s in nameservers]
@@ -106,9 +108,18 @@ class SipResolver:
         return None
 
     async def lookup(self, query: Query) -> list[Record]:
+        """The records for ``query``: from the cache, from a question already on its way, or asked now."""
         cached = self.cache.get(query)
         if cached is not None:
             return cached
+        pending = self._pending.get(query)
+        if pending is None:
+            pending = asyncio.ensure_future(self._ask(query))
+            self._pending[query] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(query, None))
+        return await asyncio.shield(pending)
+
+    async def _ask(self, query: Query) -> list[Record]:
         self.queries += 1
         records: list[Record] = []
         ttl: float | None = None
