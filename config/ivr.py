@@ -31,7 +31,7 @@ class UpstreamRegistration(BaseModel):
 
 
 class DnsSettings(BaseModel):
-    """RFC 3263 resolution of SIP targets given by name (agent phones, the upstream PBX, trunks)."""
+    """RFC 3263 resolution of SIP targets given by name (agent phones, the upstream PBX or trunk)."""
 
     nameservers: list[str] = Field(default_factory=list)  # "ip" or "ip:port"; empty: the system resolver
     timeout: float = Field(default=2.0, gt=0)  # seconds for one DNS question (all servers together)

@@ -76,7 +76,11 @@ class SipResolver:
             if ports:
                 resolver.port = ports.pop()
         else:
-            resolver = dns.asyncresolver.Resolver()
+            try:
+                resolver = dns.asyncresolver.Resolver()
+            except dns.resolver.NoResolverConfiguration as exc:  # no /etc/resolv.conf: names do not resolve
+                log.warning("no system DNS configuration (%s); set dns.nameservers to resolve SIP targets by name", exc)
+                resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.lifetime = timeout
         resolver.timeout = timeout
         self.resolver = resolver
