@@ -12,7 +12,6 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-import dns.asyncquery
 import pytest
 
 from config.ivr import DnsSettings, IvrConfig
@@ -21,53 +20,9 @@ from ivr.engine.engine import Engine
 from ivr.net.resolve import SipResolver
 from ivr.sip import Request, make_response, parse_message
 from ivr.sip.address import Endpoint
-from tests.ivr.dnsserver import LoopbackDns
+from tests.ivr.dnsserver import DnsSpy, LoopbackDns, dns_spy, zone
 
-ZONE = """
-$TTL 60
-@ IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 5
-@ IN NS ns.example.test.
-ns IN A 127.0.0.1
-pbx IN NAPTR 10 50 "s" "SIP+D2U" "" _sip._udp.pbx.example.test.
-pbx IN NAPTR 20 50 "s" "SIP+D2T" "" _sip._tcp.pbx.example.test.
-_sip._udp.pbx IN SRV 10 0 {dead} dead.pbx.example.test.
-_sip._udp.pbx IN SRV 20 0 {live} live.pbx.example.test.
-_sip._tcp.pbx IN SRV 10 0 {live} live.pbx.example.test.
-dead.pbx IN A 127.0.0.1
-live.pbx IN A 127.0.0.1
-phone IN A 127.0.0.1
-short 2 IN A 127.0.0.2
-"""
-
-
-def zone(dead: int = 5070, live: int = 5080) -> str:
-    return ZONE.format(dead=dead, live=live)
-
-
-class DnsSpy:
-    """Every DNS query dnspython sends: (where, port)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, int]] = []
-
-    def check_loopback_only(self, port: int) -> None:
-        assert self.sent, "no DNS query was sent"
-        assert all(where == "127.0.0.1" and p == port for where, p in self.sent), self.sent
-
-
-@pytest.fixture
-def dns_spy(monkeypatch: pytest.MonkeyPatch) -> DnsSpy:
-    spy = DnsSpy()
-    for name in ("udp", "tcp", "https", "tls", "quic"):
-        real = getattr(dns.asyncquery, name)
-
-        def wrapped(q: Any, where: str, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
-            spy.sent.append((where, int(kwargs.get("port", 53))))
-            return _real(q, where, *args, **kwargs)
-
-        monkeypatch.setattr(dns.asyncquery, name, wrapped)
-    return spy
-
+__all__ = ["dns_spy"]  # the fixture, imported for pytest
 
 @pytest.fixture
 def server() -> Iterator[LoopbackDns]:
