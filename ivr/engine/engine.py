@@ -135,6 +135,7 @@ class Engine:
         self.transports = SipTransports(
             reactor_for_loop(loop), self.on_message, StreamFramer, max_datagram=self.config.max_datagram
         )
+        self.transports.on_unreachable = self._unreachable
         self.port = self.transports.listen(self.config.host, self.config.port, list(self.config.transports))
         log.info("SIP listening on %s:%d (%s)", self.config.host, self.port, "/".join(self.config.transports))
         up = self.config.upstream
@@ -216,6 +217,15 @@ class Engine:
             log.warning("cannot send to %s:%d: the name does not resolve", dest.host, dest.port)
             return
         self.transports.send(data, Endpoint(dest.transport, address, dest.port))
+
+    def _unreachable(self, dest: Endpoint) -> None:
+        """A connection to ``dest`` was refused: outgoing calls still waiting for any answer from it give up now
+        (their dial moves on to the next RFC 3263 target), not at Timer B."""
+        for leg in list(self.core.legs):
+            call, state = leg.handle, leg.state
+            if (isinstance(call, EngineCall) and state.role == "uac" and state.phase == "calling"
+                    and not state.provisional_seen and state.remote_endpoint == dest):
+                self.feed(call, HangupCmd(self.now(), "unreachable"))
 
     def _arm(self) -> None:
         at = self.core.next_wakeup()

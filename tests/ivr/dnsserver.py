@@ -107,6 +107,8 @@ pbx IN NAPTR 20 50 "s" "SIP+D2T" "" _sip._tcp.pbx.example.test.
 _sip._udp.pbx IN SRV 10 0 {dead} dead.pbx.example.test.
 _sip._udp.pbx IN SRV 20 0 {live} live.pbx.example.test.
 _sip._tcp.pbx IN SRV 10 0 {live} live.pbx.example.test.
+_sip._tcp.tcp IN SRV 10 0 {dead} dead.pbx.example.test.
+_sip._tcp.tcp IN SRV 20 0 {live} live.pbx.example.test.
 dead.pbx IN A 127.0.0.1
 live.pbx IN A 127.0.0.1
 phone IN A 127.0.0.1

@@ -114,12 +114,12 @@ def spy_sends(engine: Engine) -> list[Endpoint]:
     return sent
 
 
-def loopback_config(dns_port: int, **kwargs: Any) -> IvrConfig:
+def loopback_config(dns_port: int, failover_timeout: float = 0.6, **kwargs: Any) -> IvrConfig:
+    kwargs.setdefault("transports", ["udp"])
     return IvrConfig(
         host="127.0.0.1",
         port=0,
-        transports=["udp"],
-        dns=DnsSettings(nameservers=[f"127.0.0.1:{dns_port}"], timeout=1.0, failover_timeout=0.6),
+        dns=DnsSettings(nameservers=[f"127.0.0.1:{dns_port}"], timeout=1.0, failover_timeout=failover_timeout),
         **kwargs,
     )
 
@@ -161,6 +161,44 @@ def test_handoff_to_an_agent_by_name_fails_over_from_a_dead_srv_target(dns_spy: 
                 await ivr.stop(grace=0.5)
                 await live.stop(grace=0.5)
                 srv.stop()
+
+    asyncio.run(main())
+    assert dns_spy.sent and all(where == "127.0.0.1" for where, _ in dns_spy.sent)
+
+
+def test_a_refused_tcp_connection_fails_over_at_once(dns_spy: DnsSpy) -> None:
+    """sip:agent@tcp.example.test;transport=tcp: SRV of TCP; the first target refuses the connection, so the
+    call moves on to the second at once (the failover timeout here, 10 s, is longer than the dial timeout)."""
+
+    async def main() -> None:
+        answered: list[Call] = []
+
+        async def agent(call: Call) -> None:
+            answered.append(call)
+            await wait_hangup(call)
+
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            refused = probe.getsockname()[1]  # closed again below: nothing listens there
+        live = Engine(loopback_config(1, transports=["udp", "tcp"]), handler=agent)
+        live_port = await live.start()
+        srv = LoopbackDns(zone(dead=refused, live=live_port), "example.test.").start()
+        ivr = Engine(loopback_config(srv.port, failover_timeout=10.0, transports=["udp", "tcp"]))
+        try:
+            await ivr.start()
+            sent = spy_sends(ivr)
+            started = asyncio.get_running_loop().time()
+            leg = await ivr.dial("sip:agent@tcp.example.test;transport=tcp", timeout=5)
+            assert asyncio.get_running_loop().time() - started < 2.0
+            assert answered
+            assert sent[0] == Endpoint("tcp", "127.0.0.1", refused) and Endpoint("tcp", "127.0.0.1", live_port) in sent
+            await leg.hangup()
+            await asyncio.wait_for(wait_hangup(answered[0]), 3)
+            assert srv.asked("SRV") == ["_sip._tcp.tcp.example.test SRV"]
+        finally:
+            await ivr.stop(grace=0.5)
+            await live.stop(grace=0.5)
+            srv.stop()
 
     asyncio.run(main())
     assert dns_spy.sent and all(where == "127.0.0.1" for where, _ in dns_spy.sent)
