@@ -46,6 +46,7 @@ from ivr.sip.tx_common import TimerConfig
 
 log = logging.getLogger(__name__)
 MEDIA_CODECS = ("PCMU", "PCMA")  # what ivr.media encodes
+UPSTREAM_RERESOLVE = 30.0  # seconds between RFC 3263 look-ups of an upstream registrar given by name
 
 
 class Engine:
@@ -75,6 +76,7 @@ class Engine:
         self._housekeeping: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._route_cache: dict[str, str] = {}
+        self._upstream_reresolve_at: float | None = None  # a registrar by name is resolved again then
         d = self.config.dns
         self.resolver = SipResolver(
             d.nameservers, timeout=d.timeout, negative_ttl=d.negative_ttl, supported=tuple(self.config.transports)
@@ -147,8 +149,9 @@ class Engine:
                 if targets:
                     upstream.use_targets(targets)
                 else:
-                    log.warning("upstream registrar %s does not resolve (RFC 3263); registering to it by A/AAAA "
-                                "name lookup on each attempt", up.registrar)
+                    log.warning("upstream registrar %s does not resolve (RFC 3263) yet; asked again every %.0f s",
+                                up.registrar, UPSTREAM_RERESOLVE)
+                self._upstream_reresolve_at = self.now() + UPSTREAM_RERESOLVE
             self._run(self.core.start_upstream(upstream, self.now()))
         self._housekeeping = loop.call_later(1.0, self._housekeep)
         return self.port
@@ -368,7 +371,22 @@ class Engine:
                 self.feed(call, HangupCmd(now, "rtp_timeout"))
             elif now - call.started_at > timers.max_call_seconds:
                 self.feed(call, HangupCmd(now, "max_duration"))
+        if self._upstream_reresolve_at is not None and now >= self._upstream_reresolve_at:
+            self._upstream_reresolve_at = now + UPSTREAM_RERESOLVE
+            self._spawn(self.refresh_upstream_targets())
         self._housekeeping = self._loop.call_later(1.0, self._housekeep)
+
+    async def refresh_upstream_targets(self) -> None:
+        """Resolve a registrar given by name again (cheap while its records' TTL runs: from the cache); the next
+        REGISTER goes to the new best target when the answer changed."""
+        upstream = self.core.upstream
+        if upstream is None:
+            return
+        targets = await self.resolver.targets(bare_uri(self.config.upstream.registrar))
+        if targets and targets != upstream.targets:
+            log.info("upstream registrar %s now resolves to %s", self.config.upstream.registrar,
+                     ", ".join(f"{t.transport}:{t.host}:{t.port}" for t in targets))
+            upstream.use_targets(targets)
 
     # ------------------------------------------------------------------ CallEngine
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from config.ivr import DnsSettings, IvrConfig
+from config.ivr import DnsSettings, IvrConfig, UpstreamRegistration
 from ivr.app import Call, DialFailed, HangupEvent
 from ivr.engine.engine import Engine
 from ivr.net.resolve import SipResolver
@@ -199,6 +199,38 @@ def test_a_refused_tcp_connection_fails_over_at_once(dns_spy: DnsSpy) -> None:
             await ivr.stop(grace=0.5)
             await live.stop(grace=0.5)
             srv.stop()
+
+    asyncio.run(main())
+    assert dns_spy.sent and all(where == "127.0.0.1" for where, _ in dns_spy.sent)
+
+
+def test_an_upstream_registrar_by_name_is_resolved_and_resolved_again(dns_spy: DnsSpy) -> None:
+    async def main() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as one, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as two:
+            one.bind(("127.0.0.1", 0))
+            two.bind(("127.0.0.1", 0))
+            p1, p2 = one.getsockname()[1], two.getsockname()[1]
+            srv = LoopbackDns(zone(dead=p1, live=p2), "example.test.").start()
+            upstream = UpstreamRegistration(enabled=True, registrar="sip:pbx.example.test", password="pw")
+            ivr = Engine(loopback_config(srv.port, upstream=upstream))
+            clock = Clock()
+            ivr.resolver.cache.clock = clock
+            try:
+                await ivr.start()
+                assert ivr.upstream is not None
+                assert ivr.upstream.targets == [ep(p1), ep(p2)]
+                one.settimeout(2)
+                assert one.recv(65535).startswith(b"REGISTER sip:pbx.example.test SIP/2.0")  # the best target
+                srv.replace_zone(zone(dead=p2, live=p1))  # the PBX operator swaps the priorities
+                await ivr.refresh_upstream_targets()
+                assert ivr.upstream.targets == [ep(p1), ep(p2)]  # the TTL (60 s) still runs: from the cache
+                clock.now = 60.0
+                await ivr.refresh_upstream_targets()
+                assert ivr.upstream.targets == [ep(p2), ep(p1)] and ivr.upstream.dest == ep(p2)
+            finally:
+                await ivr.stop(grace=0.2)
+                srv.stop()
 
     asyncio.run(main())
     assert dns_spy.sent and all(where == "127.0.0.1" for where, _ in dns_spy.sent)
