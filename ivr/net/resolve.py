@@ -137,6 +137,9 @@ class SipResolver:
         except (dns.exception.DNSException, OSError) as exc:  # timeout, SERVFAIL, no server: not cached
             log.info("DNS %s %s failed: %s", query.rdtype, query.name, exc)
             return []
+        except Exception:  # a resolver bug never takes a call (or the engine) down: no records
+            log.exception("DNS %s %s: unexpected error", query.rdtype, query.name)
+            return []
         self.cache.put(query, records, ttl)
         return records
 
