@@ -166,6 +166,59 @@ def test_handoff_to_an_agent_by_name_fails_over_from_a_dead_srv_target(dns_spy: 
     assert dns_spy.sent and all(where == "127.0.0.1" for where, _ in dns_spy.sent)
 
 
+def test_a_503_from_the_first_srv_target_fails_over_and_a_486_does_not(dns_spy: DnsSpy) -> None:
+    """RFC 3263 §4.3: a 503 means "try the next target"; a busy agent (486) is an answer, given to the flow."""
+
+    async def main() -> tuple[list[int], int]:
+        answered: list[Call] = []
+
+        async def agent(call: Call) -> None:
+            answered.append(call)
+            await wait_hangup(call)
+
+        loop = asyncio.get_running_loop()
+        refusing = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        refusing.bind(("127.0.0.1", 0))
+        refusing.setblocking(False)
+        status = [503]
+        got: list[int] = []
+
+        async def refuse() -> None:
+            while True:
+                data, source = await loop.sock_recvfrom(refusing, 65535)
+                msg = parse_message(data)
+                if isinstance(msg, Request) and msg.method == "INVITE":
+                    got.append(status[0])
+                    resp = make_response(msg, status[0], to_tag="busy")
+                    await loop.sock_sendto(refusing, resp.to_bytes(), source)
+
+        task = asyncio.ensure_future(refuse())
+        live = Engine(loopback_config(1), handler=agent)
+        live_port = await live.start()
+        srv = LoopbackDns(zone(dead=refusing.getsockname()[1], live=live_port), "example.test.").start()
+        ivr = Engine(loopback_config(srv.port, failover_timeout=10.0))
+        try:
+            await ivr.start()
+            started = loop.time()
+            leg = await ivr.dial("sip:agent@pbx.example.test", timeout=5)
+            assert loop.time() - started < 2.0 and answered
+            await leg.hangup()
+            status[0] = 486
+            with pytest.raises(DialFailed) as busy:
+                await ivr.dial("sip:agent@pbx.example.test", timeout=5)
+            return got, busy.value.status
+        finally:
+            task.cancel()
+            refusing.close()
+            await ivr.stop(grace=0.5)
+            await live.stop(grace=0.5)
+            srv.stop()
+
+    got, busy = asyncio.run(main())
+    assert got == [503, 486] and busy == 486
+    assert dns_spy.sent and all(where == "127.0.0.1" for where, _ in dns_spy.sent)
+
+
 def test_a_refused_tcp_connection_fails_over_at_once(dns_spy: DnsSpy) -> None:
     """sip:agent@tcp.example.test;transport=tcp: SRV of TCP; the first target refuses the connection, so the
     call moves on to the second at once (the failover timeout here, 10 s, is longer than the dial timeout)."""
