@@ -14,7 +14,7 @@ SUPPORTED = "norefersub"  # no "replaces": an incoming Replaces header (RFC 3891
 
 
 def uri_dest(uri: str, fallback: Endpoint | None = None) -> Endpoint | None:
-    """Transport address of a SIP URI as written (no DNS: a host name stays a name; the engine shell resolves it)."""
+    """Transport address of a SIP URI (no DNS: hosts are IP addresses or resolvable names as given)."""
     try:
         parsed = parse_uri(parse_name_addr(uri).uri if "<" in uri else uri)
     except SipParseError:
