@@ -31,6 +31,15 @@ class UpstreamRegistration(BaseModel):
     refresh_margin: float = Field(default=0.8, gt=0.1, lt=1.0)  # refresh at this fraction of the granted expiry
 
 
+class DnsSettings(BaseModel):
+    """RFC 3263 resolution of SIP targets given by name (agent phones, the upstream PBX or trunk)."""
+
+    nameservers: list[str] = Field(default_factory=list)  # "ip" or "ip:port"; empty: the system resolver
+    timeout: float = Field(default=2.0, gt=0)  # seconds for one DNS question (all servers together)
+    negative_ttl: float = Field(default=30.0, ge=0)  # how long "no such record" is remembered
+    failover_timeout: float = Field(default=4.0, gt=0)  # no answer at all from one target for this long: next one
+
+
 class Timers(BaseModel):
     """RFC 3261 timers (seconds) and call-level limits."""
 
@@ -83,6 +92,7 @@ class IvrConfig(BaseModel):
     max_register_expires: int = Field(default=3600, ge=60)
     upstream: UpstreamRegistration = Field(default_factory=UpstreamRegistration)
     guard: GuardConfig = Field(default_factory=GuardConfig)
+    dns: DnsSettings = Field(default_factory=DnsSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -33,17 +33,20 @@ from ivr.engine.model import (
     UpdateMedia,
 )
 from ivr.engine.registrar import BindingStore, Registrar
-from ivr.engine.sipmsg import local_contact, uri_dest, user_of
+from ivr.engine.sipmsg import bare_uri, local_contact, uri_dest, user_of
 from ivr.engine.uac import new_uac
 from ivr.engine.upstream import UpstreamRegistrar
 from ivr.media import MediaBridge, MediaError, MediaSession, Pacer
 from ivr.net import NetStats, SipTransports, reactor_for_loop
+from ivr.net.resolve import SipResolver
 from ivr.sip import Request, StreamFramer, new_call_id, new_tag
 from ivr.sip.address import Endpoint
+from ivr.sip.resolve import is_numeric
 from ivr.sip.tx_common import TimerConfig
 
 log = logging.getLogger(__name__)
 MEDIA_CODECS = ("PCMU", "PCMA")  # what ivr.media encodes
+UPSTREAM_RERESOLVE = 30.0  # seconds between RFC 3263 look-ups of an upstream registrar given by name
 
 
 class Engine:
@@ -73,6 +76,11 @@ class Engine:
         self._housekeeping: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._route_cache: dict[str, str] = {}
+        self._upstream_reresolve_at: float | None = None  # a registrar by name is resolved again then
+        d = self.config.dns
+        self.resolver = SipResolver(
+            d.nameservers, timeout=d.timeout, negative_ttl=d.negative_ttl, supported=tuple(self.config.transports)
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -129,12 +137,22 @@ class Engine:
         self.transports = SipTransports(
             reactor_for_loop(loop), self.on_message, StreamFramer, max_datagram=self.config.max_datagram
         )
+        self.transports.on_unreachable = self._unreachable
         self.port = self.transports.listen(self.config.host, self.config.port, list(self.config.transports))
         log.info("SIP listening on %s:%d (%s)", self.config.host, self.port, "/".join(self.config.transports))
         up = self.config.upstream
         if up.enabled:
             contact = self._contact(up.username, "udp" if "udp" in self.config.transports else "tcp")
-            self._run(self.core.start_upstream(UpstreamRegistrar(up, contact, self.public_host, self.port), self.now()))
+            upstream = UpstreamRegistrar(up, contact, self.public_host, self.port)
+            if not is_numeric(upstream.dest.host):  # the PBX by name: its RFC 3263 targets, in failover order
+                targets = await self.resolver.targets(bare_uri(up.registrar))
+                if targets:
+                    upstream.use_targets(targets)
+                else:
+                    log.warning("upstream registrar %s does not resolve (RFC 3263) yet; asked again every %.0f s",
+                                up.registrar, UPSTREAM_RERESOLVE)
+                self._upstream_reresolve_at = self.now() + UPSTREAM_RERESOLVE
+            self._run(self.core.start_upstream(upstream, self.now()))
         self._housekeeping = loop.call_later(1.0, self._housekeep)
         return self.port
 
@@ -177,12 +195,40 @@ class Engine:
         assert self.transports is not None
         for output in outputs:
             if isinstance(output, Transmit):
-                self.transports.send(output.data, output.endpoint)
+                if is_numeric(output.endpoint.host):
+                    self.transports.send(output.data, output.endpoint)
+                else:  # e.g. a BYE to a Contact or Record-Route given by name
+                    self._spawn(self._send_named(output.data, output.endpoint))
             elif isinstance(output, NewCall):
                 self._new_call(output.request, output.source)
             else:
                 self._call_action(output)
         self._arm()
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_named(self, data: bytes, dest: Endpoint) -> None:
+        """A message whose destination is a host name: its address (A/AAAA, cached by TTL), then send."""
+        address = await self.resolver.host(dest.host)
+        if self.transports is None:
+            return
+        if address is None:
+            self.transports.stats.send_errors += 1
+            log.warning("cannot send to %s:%d: the name does not resolve", dest.host, dest.port)
+            return
+        self.transports.send(data, Endpoint(dest.transport, address, dest.port))
+
+    def _unreachable(self, dest: Endpoint) -> None:
+        """A connection to ``dest`` was refused: outgoing calls still waiting for any answer from it give up now
+        (their dial moves on to the next RFC 3263 target), not at Timer B."""
+        for leg in list(self.core.legs):
+            call, state = leg.handle, leg.state
+            if (isinstance(call, EngineCall) and state.role == "uac" and state.phase == "calling"
+                    and not state.provisional_seen and state.remote_endpoint == dest):
+                self.feed(call, HangupCmd(self.now(), "unreachable"))
 
     def _arm(self) -> None:
         at = self.core.next_wakeup()
@@ -325,7 +371,22 @@ class Engine:
                 self.feed(call, HangupCmd(now, "rtp_timeout"))
             elif now - call.started_at > timers.max_call_seconds:
                 self.feed(call, HangupCmd(now, "max_duration"))
+        if self._upstream_reresolve_at is not None and now >= self._upstream_reresolve_at:
+            self._upstream_reresolve_at = now + UPSTREAM_RERESOLVE
+            self._spawn(self.refresh_upstream_targets())
         self._housekeeping = self._loop.call_later(1.0, self._housekeep)
+
+    async def refresh_upstream_targets(self) -> None:
+        """Resolve a registrar given by name again (cheap while its records' TTL runs: from the cache); the next
+        REGISTER goes to the new best target when the answer changed."""
+        upstream = self.core.upstream
+        if upstream is None:
+            return
+        targets = await self.resolver.targets(bare_uri(self.config.upstream.registrar))
+        if targets and targets != upstream.targets:
+            log.info("upstream registrar %s now resolves to %s", self.config.upstream.registrar,
+                     ", ".join(f"{t.transport}:{t.host}:{t.port}" for t in targets))
+            upstream.use_targets(targets)
 
     # ------------------------------------------------------------------ CallEngine
 
@@ -342,7 +403,11 @@ class Engine:
     async def dial(
         self, target: str, *, caller_id: str = "12345", timeout: float = 20.0, early_audio: bool = False
     ) -> Call:
-        """Place an outgoing call; returns the answered leg or raises DialFailed."""
+        """Place an outgoing call; returns the answered leg or raises DialFailed.
+
+        A target host given by name is resolved by RFC 3263 (NAPTR/SRV/A/AAAA); when one target gives no
+        response at all within ``dns.failover_timeout`` (or times out, or answers 503) the next one is tried,
+        all within ``timeout``."""
         if self.transports is None:
             raise DialFailed(0, "engine not started")
         is_uri = target.startswith(("sip:", "sips:"))
@@ -350,6 +415,41 @@ class Engine:
         dest = uri_dest(uri) if uri is not None else None
         if uri is None or dest is None:
             raise DialFailed(0, f"no route to {target}")
+        dests = [dest]
+        if not is_numeric(dest.host):
+            dests = await self.resolver.targets(bare_uri(uri))
+            if not dests:
+                log.warning("call to %s: cannot resolve %s (RFC 3263: no NAPTR/SRV/A/AAAA usable)", target, uri)
+                raise DialFailed(0, f"cannot resolve {dest.host}")
+        deadline = self.now() + timeout
+        failed: DialFailed | None = None
+        for i, dest in enumerate(dests):
+            remaining = deadline - self.now()
+            if remaining <= 0:
+                break
+            last = i == len(dests) - 1
+            try:
+                return await self._dial_to(
+                    uri, dest, target, is_uri, caller_id, remaining, None if last else self.config.dns.failover_timeout
+                )
+            except DialFailed as exc:
+                failed = exc
+                if last or exc.status not in (0, 503):
+                    raise
+                log.info("call to %s: %s %s:%d failed (%s), trying the next target",
+                         target, dest.transport, dest.host, dest.port, exc)
+        raise failed or DialFailed(0, "timeout")
+
+    async def _dial_to(
+        self,
+        uri: str,
+        dest: Endpoint,
+        target: str,
+        is_uri: bool,
+        caller_id: str,
+        timeout: float,
+        failover_after: float | None,
+    ) -> Call:
         try:
             media = self._open_media()
         except (MediaError, OSError) as exc:
@@ -373,6 +473,14 @@ class Engine:
         call = EngineCall(self, state.key, media)
         self._run(self.core.start_uac(state, actions, self.now(), handle=call))
         try:
+            if failover_after is not None:
+                done, _ = await asyncio.wait({call.answered}, timeout=failover_after)
+                leg = self.core.state_of(call.key)
+                if not done and leg is not None and not leg.provisional_seen:
+                    await call.hangup("no_response")  # nothing heard: stop waiting (no CANCEL before a provisional)
+                    if call.answered.done() and not call.answered.cancelled():
+                        call.answered.exception()  # retrieved: this attempt's failure is the one raised here
+                    raise DialFailed(0, f"no response from {dest.host}:{dest.port}")
             await asyncio.shield(call.answered)
         except asyncio.CancelledError:
             await call.hangup("cancelled")

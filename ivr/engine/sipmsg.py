@@ -25,6 +25,14 @@ def uri_dest(uri: str, fallback: Endpoint | None = None) -> Endpoint | None:
     return Endpoint("tcp" if parsed.transport == "TCP" else "udp", host, port)
 
 
+def bare_uri(uri: str) -> str:
+    """The URI of ``<uri>;params`` (or ``uri`` itself)."""
+    try:
+        return parse_name_addr(uri).uri if "<" in uri else uri
+    except SipParseError:
+        return uri
+
+
 def local_contact(user: str, host: str, port: int, transport: str = "udp") -> str:
     """Our Contact (``<sip:user@host:port>``) for a call or an answer: the one place it is built.
 

@@ -40,6 +40,7 @@ class UpstreamRegistrar:
         self.local = (local_host, local_port)
         self.retry_after = retry_after
         self.dest = uri_dest(config.registrar) or Endpoint("udp", "127.0.0.1", 5060)
+        self.targets = [self.dest]  # RFC 3263 targets of the registrar, best first (use_targets)
         self.call_id = new_call_id(local_host)
         self.tag = new_tag()
         self.cseq = 0
@@ -135,10 +136,25 @@ class UpstreamRegistrar:
         log.warning("registration to %s failed: %s (retry in %.0f s)", self.config.registrar, why, self.retry_after)
         return []
 
+    def use_targets(self, targets: list[Endpoint]) -> None:
+        """The registrar's resolved targets (RFC 3263): the first is used; a timeout moves on to the next."""
+        if targets:
+            self.targets = list(targets)
+            self.dest = self.targets[0]
+
     def on_timeout(self, now: float) -> list[Outgoing]:
-        """Timer F: the registrar never answered."""
+        """Timer F: the registrar never answered: the next target at once (RFC 3263 §4.3), else retry later."""
         self.pending = None
         self.last_status = 408
+        index = self.targets.index(self.dest) if self.dest in self.targets else -1
+        if not self.stopped and index + 1 < len(self.targets):
+            failed, self.dest = self.dest, self.targets[index + 1]
+            log.info("registrar %s:%d did not answer; trying %s:%d", failed.host, failed.port, self.dest.host,
+                     self.dest.port)
+            self.auth_tried = False
+            return self._register(now)
+        if len(self.targets) > 1:
+            self.dest = self.targets[0]  # the next round starts from the best target again
         return self._failed(now, "timeout")
 
     def on_tick(self, now: float) -> list[Outgoing]:

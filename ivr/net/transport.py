@@ -123,6 +123,8 @@ class _TcpClientFactory(ClientFactory):
         dropped = self.owner.tcp_pending.pop(self.dest, [])
         self.owner.stats.send_errors += len(dropped)
         log.info("TCP connect to %s:%d failed: %s", self.dest.host, self.dest.port, reason.getErrorMessage())
+        if self.owner.on_unreachable is not None:
+            self.owner.on_unreachable(self.dest)
 
 
 class SipTransports:
@@ -145,6 +147,7 @@ class SipTransports:
         self.tcp_port: Any = None
         self.tcp_conns: dict[Endpoint, _TcpConn] = {}
         self.tcp_pending: dict[Endpoint, list[bytes]] = {}
+        self.on_unreachable: Callable[[Endpoint], None] | None = None  # a TCP connection could not be made
 
     def listen(self, host: str, port: int, transports: list[str]) -> int:
         """Open the sockets; returns the bound port (UDP and TCP share it; ``port=0`` picks a free one)."""
