@@ -205,6 +205,21 @@ class Learned(_Strict):
     model_sure: float = Field(default=0.99, ge=0, le=1)  # the model's share it needs to overrule a less sure rule
     alpha: float = Field(default=0.3, gt=0)  # additive smoothing of the model
     temperature: float = Field(default=1.0, gt=0)  # divides the model's log-odds (NB is over-sure)
+    # The product rule (不能一拒了之): between accept and redirect/decline an unsure decision is accept. The model
+    # alone never turns an accepted matter away (nor a concrete one into clarify) unless this is true.
+    turn_away_max_chars: int = Field(default=45, ge=0)  # … except in a call this short (training-like); 0: never
+    clarify_below_chars: int = Field(default=12, ge=0)  # the model's `clarify` is taken only for less content
+
+
+class Thresholds(_Strict):
+    """The constants that decide between the keyword rules' candidates (flows/classifier/engine.py)."""
+
+    weak_override: float = Field(default=2.5, gt=0)  # a lone weak emergency sign yields to a match this strong
+    weak_pair_override: float = Field(default=3.5, gt=0)  # two weak signs yield only to an explicit matter
+    strong: float = Field(default=0.9, gt=0, le=1)  # a rule decision this confident rests on a clear keyword
+    long_call: int = Field(default=36, ge=1)  # normalised characters beyond which the model also judges parts
+    lone_weak_max_chars: int = Field(default=60, ge=1)  # a lone weak sign raises an alarm only in a shorter call
+    model_alarm_max_chars: int = Field(default=80, ge=1)  # the model alone raises an alarm only in a shorter call
 
 
 class Route(_Strict):
@@ -224,6 +239,7 @@ class Policy(_Strict):
     min_score: float = Field(default=1.0, gt=0)
     gap: int = Field(default=8, ge=0, le=40)
     learned: Learned = Learned()
+    thresholds: Thresholds = Thresholds()
     text: TextRules
     request_types: dict[Literal["咨询", "求助", "投诉", "举报", "建议", "表扬"], Words]
     emergency: list[EmergencyRule]

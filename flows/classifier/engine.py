@@ -10,20 +10,16 @@ from pathlib import Path
 from flows.classifier.learned import LearnedModel, Prediction, default_sources, load_model
 from flows.classifier.matcher import CHAR, PINYIN, Hit, Matcher
 from flows.classifier.model import Classification
-from flows.classifier.text import Prepared, normalise
+from flows.classifier.text import Prepared, looks_typed, normalise
 from flows.policy import EmergencyRule, Policy, load_policy
 from flows.terms import Term, parse_term
 
 # Emergency rule order when several fire at the same strength (fire before a casualty it caused, etc.).
 _PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")
 _TYPE_ORDER = ("表扬", "举报", "投诉", "建议", "求助", "咨询")
-_WEAK_OVERRIDE = 2.5  # a lone weak emergency sign yields to an in-scope/negative-list match at least this strong
-_WEAK_PAIR_OVERRIDE = 3.5  # two weak signs yield only to an explicit matter (焚烧树叶 … 烟很大)
 _OTHER_CITY = "other_city"
 _PAST_INFIXES = ("过", "过一次", "过一回", "过两次", "过几次", "过好几次", "过一场")
 _SWITCH_CUES = ("另外", "还有", "顺便", "顺带", "对了", "再问")  # addendum cues that switch topic (not 还想, 也要)
-_STRONG = 0.9  # a rule decision at least this confident rests on a clear keyword (an emergency: a strong trigger)
-_LONG_CALL = 36  # normalised characters beyond which the model also judges parts of the call
 
 
 @dataclass(frozen=True)
@@ -157,9 +153,11 @@ class Classifier:
                 norm = norm.replace(src, dst)
         return norm
 
-    def classify(self, text: str) -> Classification:
+    def classify(self, text: str, *, typed: bool | None = None) -> Classification:
+        """``typed``: the words were typed (web/app message), not recognised from speech, so no homophone
+        (pinyin) matching; None decides by the text itself (sentence punctuation, which ASR never writes)."""
         norm = self._normalise(text)
-        utt = Prepared.of(norm)
+        utt = Prepared.of(norm, speech=not (looks_typed(text) if typed is None else typed))
         by_label: dict[str, list[Hit]] = defaultdict(list)
         for h in self._matcher.find(utt):
             by_label[h.label].append(h)
@@ -231,14 +229,15 @@ class Classifier:
                 entry = (conf, _PRIORITY.index(rid), h, strength == "strong")
                 (current if ctx == "current" else discounted).append(entry)
         best_other = ranked[0].score if ranked else 0.0
+        th = self.policy.thresholds
         if current:
             conf, _, hit, _ = max(current, key=lambda e: (e[0], e[3], -e[1]))
             rid = hit.label.split(":")[1]
             if not any(e[3] for e in current):
                 distinct = _greedy([h for _, _, h, _ in current if h.label.split(":")[1] == rid])[1]
-                if len(distinct) >= 2 and best_other < _WEAK_PAIR_OVERRIDE:  # two different weak signs
+                if len(distinct) >= 2 and best_other < th.weak_pair_override:  # two different weak signs
                     conf = 0.7
-                elif len(distinct) >= 2 or best_other >= _WEAK_OVERRIDE:  # weak signs inside a clear matter
+                elif len(distinct) >= 2 or best_other >= th.weak_override:  # weak signs inside a clear matter
                     return None
             return self._em_result(text, hit, conf, current)
         if discounted and best_other < self.policy.min_score:
@@ -363,7 +362,8 @@ class Classifier:
             # a strong alarm is only questioned when it rests on short words alone (没反应, 抢了), never on a pattern
             # that ties two parts together (打价…见血, 煤气…锈穿)
             specific = any("…" in ev or len(ev) > 3 for ev in ruled.evidence)
-            floor = (0.0 if specific else cfg.veto_strong_below) if ruled.confidence >= _STRONG else cfg.veto_below
+            sure = ruled.confidence >= self.policy.thresholds.strong
+            floor = (0.0 if specific else cfg.veto_strong_below) if sure else cfg.veto_below
             if em_share >= floor or self._window_share(norm, ruled) >= floor:
                 return ruled
             other = max((d for d in pred.by_disposition if d != "emergency"), key=lambda d: pred.by_disposition[d])
@@ -372,14 +372,19 @@ class Classifier:
             taken = self._from_label(text, pred.best_of[other], round(0.3 + 0.4 * pred.by_disposition[other], 3),
                                      pred.evidence, rtype)
             return replace(taken, secondary=ruled) if taken is not None else ruled
-        if not hazard and ruled.confidence < _STRONG:
+        if not hazard and ruled.confidence < self.policy.thresholds.strong:
             alarm_share, alarm = self._part_share(norm, em_share, pred)
             if alarm_share >= cfg.emergency_share:
                 raised = self._from_label(text, alarm.best_of["emergency"], round(min(0.6, alarm_share), 3),
                                           alarm.evidence, rtype)
                 if raised is not None:
                     return replace(raised, secondary=ruled if ruled.disposition != "clarify" else None)
-        if ruled.confidence < cfg.rule_sure and pred.share >= cfg.model_sure and pred.disposition != ruled.disposition:
+        # 不能一拒了之: the model alone never turns an accepted matter away, nor a concrete one into clarify
+        turns_away = ruled.disposition == "accept" and pred.disposition in ("redirect", "decline")
+        vague = pred.disposition == "clarify" and len(self._content(norm)) >= cfg.clarify_below_chars
+        allowed = not vague and (not turns_away or len(norm) <= cfg.turn_away_max_chars)
+        if (allowed and ruled.confidence < cfg.rule_sure and pred.share >= cfg.model_sure
+                and pred.disposition != ruled.disposition):
             taken = self._from_label(text, pred.label, round(0.3 + 0.4 * pred.share, 3), pred.evidence, rtype)
             if taken is not None:
                 return taken
@@ -393,7 +398,7 @@ class Classifier:
         its parts (halves, overlapping): 物业费的事 … 哎你等等 楼道里怎么冒这么大的烟 is an emergency even though most
         of the words are about the fee."""
         assert self._model is not None
-        if len(norm) <= _LONG_CALL or em_share >= self.policy.learned.emergency_share:
+        if len(norm) <= self.policy.thresholds.long_call or em_share >= self.policy.learned.emergency_share:
             return em_share, pred
         size = max(18, len(norm) // 2)
         for start in range(0, len(norm) - size + 1, max(1, size // 2)):
@@ -406,7 +411,7 @@ class Classifier:
         """The model's emergency share for the words around the rule's trigger alone: a long call about something
         else must not outvote 楼下好像着火了 said in the middle of it."""
         assert self._model is not None
-        if len(norm) <= _LONG_CALL:  # a short call is its own window
+        if len(norm) <= self.policy.thresholds.long_call:  # a short call is its own window
             return 0.0
         for ev in ruled.evidence:
             part = ev.lstrip("≈").split("…")[0].split("≈")[0]
@@ -417,10 +422,15 @@ class Classifier:
                 return pred.by_disposition.get("emergency", 0.0) if pred else 1.0
         return 1.0  # no trigger found in the words: keep the alarm
 
-    def _unmatched(self, text: str, norm: str, ranked: list[_Scored], rtype: str | None) -> Classification:
+    def _content(self, norm: str) -> str:
+        """The words left when phrases that carry no content (喂 你好 我想问一下) are taken out."""
         content = norm
         for phrase in self._empty:
             content = content.replace(phrase, "")
+        return content
+
+    def _unmatched(self, text: str, norm: str, ranked: list[_Scored], rtype: str | None) -> Classification:
+        content = self._content(norm)
         t = self.policy.text
         weak = [s for s in ranked if s.kind == "cat"]
         if len(content) >= t.accept_fallback_chars or (weak and len(content) >= max(t.min_content_chars, 6)):

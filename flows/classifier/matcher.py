@@ -73,6 +73,13 @@ class _Lit:
             return 0.0
         if utt.text.startswith(self.chars, i):
             return CHAR
+        if not utt.speech or not (self.pinyin or self.fuzzy):
+            return 0.0
+        q = self._by_sound(utt, i)
+        return q if q and utt.word_aligned(i, i + n) else 0.0
+
+    def _by_sound(self, utt: Prepared, i: int) -> float:
+        n = len(self.chars)
         if self.pinyin and all(self.syl[j] in utt.readings[i + j] for j in range(n)):
             if self._suspect(utt.text[i : i + n]):
                 return 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -109,18 +109,61 @@ def straddles(text: str, i: int) -> bool:
     return any(len(w) == 2 and w in two for w in around) or any(len(w) == 3 and w in three for w in longer)
 
 
+@lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    """jieba's dictionary segmenter (loaded once, about a second), or None when jieba is not installed."""
+    try:
+        import jieba
+    except ImportError:
+        return None
+    jieba.setLogLevel(60)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok
+
+
+def word_bounds(text: str) -> frozenset[int] | None:
+    """Positions between two words of ``text`` (dictionary segmentation, no HMM guessing), or None without jieba."""
+    tok = _segmenter()
+    if tok is None:
+        return None
+    return frozenset(b for _w, a, e in tok.tokenize(text, HMM=False) for b in (a, e))
+
+
+# A sentence mark that speech recognition never writes: text with one of these was typed (web, app message).
+_TYPED_MARKS = frozenset("，。！？；：、“”‘’【】《》（）…")
+
+
+def looks_typed(text: str) -> bool:
+    """Whether ``text`` was typed rather than recognised from speech (it carries Chinese sentence punctuation)."""
+    return any(ch in _TYPED_MARKS for ch in text)
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """An utterance ready for matching."""
+    """An utterance ready for matching. ``speech`` False (typed text) turns pinyin matching off: a homophone is
+    an ASR error, and typed text has none."""
 
     text: str
     readings: tuple[frozenset[str], ...]
     fuzzy: tuple[frozenset[str], ...]
+    speech: bool = True
 
     @classmethod
-    def of(cls, normalised: str) -> Prepared:
+    def of(cls, normalised: str, *, speech: bool = True) -> Prepared:
         return cls(
             normalised,
             tuple(readings(ch) for ch in normalised),
             tuple(fuzzy_readings(ch) for ch in normalised),
+            speech,
         )
+
+    @cached_property
+    def _bounds(self) -> frozenset[int] | None:
+        return word_bounds(self.text)
+
+    def word_aligned(self, start: int, end: int) -> bool:
+        """Whether ``start``/``end`` fall between words: a pinyin-only match must not cut a word of the utterance
+        (街道|花家地: 道花 is not 刀划; 好像|超过: 像超 is not 想跳). Segmented only when asked."""
+        bounds = self._bounds
+        return bounds is None or (start in bounds and end in bounds)
