@@ -18,7 +18,7 @@ DEFAULT_PATH = Path(__file__).resolve().parent / "policy.yaml"
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: the policy is large
 
 DISPOSITIONS = ("emergency", "accept", "redirect", "decline", "clarify")
-EMERGENCY_RULES = ("fire", "gas_leak", "crime", "medical", "traffic_accident")
+EMERGENCY_RULES = ("fire", "gas_leak", "crime", "medical", "traffic_accident", "suicide", "missing_person")
 REQUEST_TYPES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
 URGENCIES = ("emergency", "urgent", "normal", "complex")
 REQUIRED_CHANNELS = ("110", "119", "120", "122", "court", "arbitration", "12388", "reconsideration", "petition",
@@ -95,7 +95,7 @@ class TextRules(_Strict):
 
 
 class EmergencyRule(_Strict):
-    id: Literal["fire", "gas_leak", "crime", "medical", "traffic_accident"]
+    id: Literal["fire", "gas_leak", "crime", "medical", "traffic_accident", "suicide", "missing_person"]
     channel: Literal["110", "119", "120", "122"]
     citation: str
     confirm_below: float = Field(default=0.8, gt=0, le=1)
@@ -117,7 +117,7 @@ class EmergencyRule(_Strict):
 class Channel(_Strict):
     name: str
     number: str | None = None
-    kind: Literal["emergency", "redirect"]
+    kind: Literal["emergency", "redirect", "support"]  # support: a line named to the caller (12356), no prompt
     path: str | None = None
 
 
@@ -139,6 +139,10 @@ class City(_Strict):
     aliases: Words = []
     districts: Words = []
     channels: dict[str, CityChannel]
+    # per emergency rule: the channel this city uses instead of the rule's own (suicide: 110 or 120 by city policy)
+    emergency_channels: dict[str, Literal["110", "119", "120", "122"]] = {}
+    # per emergency rule: a support line the city has and names to the caller (suicide: 12356 心理援助热线)
+    support_lines: dict[str, str] = {}
 
 
 class OtherCity(_Strict):
@@ -217,9 +221,10 @@ class Thresholds(_Strict):
     weak_override: float = Field(default=2.5, gt=0)  # a lone weak emergency sign yields to a match this strong
     weak_pair_override: float = Field(default=3.5, gt=0)  # two weak signs yield only to an explicit matter
     strong: float = Field(default=0.9, gt=0, le=1)  # a rule decision this confident rests on a clear keyword
+    past_window: int = Field(default=16, ge=0)  # a past cue this many characters before a trigger makes it past
     long_call: int = Field(default=36, ge=1)  # normalised characters beyond which the model also judges parts
-    lone_weak_max_chars: int = Field(default=60, ge=1)  # a lone weak sign raises an alarm only in a shorter call
-    model_alarm_max_chars: int = Field(default=80, ge=1)  # the model alone raises an alarm only in a shorter call
+    lone_weak_max_chars: int = Field(default=40, ge=1)  # a lone weak sign raises an alarm only in a shorter call
+    model_alarm_max_chars: int = Field(default=60, ge=1)  # the model alone raises an alarm only in a shorter call
 
 
 class Route(_Strict):
@@ -277,6 +282,14 @@ class Policy(_Strict):
             for ch in city.channels:
                 if ch not in self.channels:
                     raise ValueError(f"cities.{cid}.channels.{ch}: unknown channel {ch!r}")
+            for field, mapping in (("emergency_channels", city.emergency_channels),
+                                   ("support_lines", city.support_lines)):
+                for rid in mapping:
+                    if rid not in EMERGENCY_RULES:
+                        raise ValueError(f"cities.{cid}.{field}.{rid}: unknown emergency rule {rid!r}")
+            for rid, ch in city.support_lines.items():
+                if ch not in self.channels or self.channels[ch].kind != "support":
+                    raise ValueError(f"cities.{cid}.support_lines.{rid}: {ch!r} is not a support channel")
         return self
 
     # -- look-ups ------------------------------------------------------------------------------------------
@@ -292,6 +305,16 @@ class Policy(_Strict):
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
+
+    def emergency_channel(self, rule_id: str) -> str:
+        """The channel an emergency rule goes to in the active city (its own unless the city overrides it)."""
+        own = next(e.channel for e in self.emergency if e.id == rule_id)
+        return self.city.emergency_channels.get(rule_id, own)
+
+    def support_line(self, rule_id: str) -> Route | None:
+        """The support line the active city names for an emergency rule (suicide: 12356), if it has one."""
+        ch = self.city.support_lines.get(rule_id)
+        return self.route(ch) if ch else None
 
     def route(self, channel: str) -> Route:
         """How to reach ``channel`` here: transfer (SIP URI), internal seat, or a spoken number/path."""
@@ -319,7 +342,8 @@ class Policy(_Strict):
         """Every prompt id this policy can ask the flow to play (all must exist in the prompt catalogue)."""
         ids = {"scope.explanation", "decline.offer_agent", self.other_city.prompt}
         for e in self.emergency:
-            ids |= {e.prompt, e.confirm_prompt}
+            ch = self.emergency_channel(e.id)
+            ids |= {e.prompt, e.confirm_prompt, f"emergency.{ch}", f"emergency.confirm.{ch}"}
         ids |= {r.prompt_id for r in self.rules}
         ids |= {f"redirect.{c}" for c, ch in self.channels.items() if ch.kind == "redirect"}
         return ids

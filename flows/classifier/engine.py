@@ -10,12 +10,12 @@ from pathlib import Path
 from flows.classifier.learned import LearnedModel, Prediction, default_sources, load_model
 from flows.classifier.matcher import CHAR, PINYIN, Hit, Matcher
 from flows.classifier.model import Classification
-from flows.classifier.text import Prepared, looks_typed, normalise
+from flows.classifier.text import Prepared, looks_typed, normalise, split_breaks
 from flows.policy import EmergencyRule, Policy, load_policy
 from flows.terms import Term, parse_term
 
 # Emergency rule order when several fire at the same strength (fire before a casualty it caused, etc.).
-_PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")
+_PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "suicide", "missing_person", "medical")
 _TYPE_ORDER = ("表扬", "举报", "投诉", "建议", "求助", "咨询")
 _OTHER_CITY = "other_city"
 _PAST_INFIXES = ("过", "过一次", "过一回", "过两次", "过几次", "过好几次", "过一场")
@@ -147,7 +147,10 @@ class Classifier:
 
     # -- public ---------------------------------------------------------------------------------------------------
     def _normalise(self, text: str) -> str:
-        norm = normalise(text if isinstance(text, str) else str(text), self._drop)
+        return self._normalise_marked(text, breaks=False)
+
+    def _normalise_marked(self, text: str, *, breaks: bool) -> str:
+        norm = normalise(text if isinstance(text, str) else str(text), self._drop, breaks=breaks)
         for src, dst in self._rewrite:
             if src in norm:
                 norm = norm.replace(src, dst)
@@ -156,8 +159,8 @@ class Classifier:
     def classify(self, text: str, *, typed: bool | None = None) -> Classification:
         """``typed``: the words were typed (web/app message), not recognised from speech, so no homophone
         (pinyin) matching; None decides by the text itself (sentence punctuation, which ASR never writes)."""
-        norm = self._normalise(text)
-        utt = Prepared.of(norm, speech=not (looks_typed(text) if typed is None else typed))
+        norm, breaks = split_breaks(self._normalise_marked(text, breaks=True))
+        utt = Prepared.of(norm, speech=not (looks_typed(text) if typed is None else typed), breaks=breaks)
         by_label: dict[str, list[Hit]] = defaultdict(list)
         for h in self._matcher.find(utt):
             by_label[h.label].append(h)
@@ -173,7 +176,7 @@ class Classifier:
                                and not any(_overlaps(h, a) for a in by_label.get("cue:after", []))]  # 现在好点了
         rtype = self._request_type(by_label)
         ranked = self._rank(by_label)
-        emergency = self._emergency(text, by_label, ranked)
+        emergency = self._emergency(text, norm, by_label, ranked)
         if emergency is not None:
             ruled = replace(emergency, request_type=emergency.request_type or "求助")
         else:
@@ -195,13 +198,14 @@ class Classifier:
             return "hypothetical"  # 着火了 哈哈 骗你的: taken back (still confirmed when nothing else explains it)
         if hit.label.endswith(":past"):  # 着过火: experiential aspect, past whatever else is said
             return "past"
-        if any(hit.start - 12 <= c.start < hit.start for c in cues["past"]) or cues["after"]:
+        window = self.policy.thresholds.past_window
+        if any(hit.start - window <= c.start < hit.start for c in cues["past"]) or cues["after"]:
             # 上个月着火 / 交通事故赔偿谈不拢: past or aftermath, unless something is happening right now
             near_now = any(abs(c.start - hit.start) <= 8 for c in cues["now"])
             return "current" if near_now else "past"
         return "current"
 
-    def _emergency(self, text: str, by_label: dict[str, list[Hit]],
+    def _emergency(self, text: str, norm: str, by_label: dict[str, list[Hit]],
                    ranked: list[_Scored]) -> Classification | None:
         cues = {k: by_label.get(f"cue:{k}", []) for k in ("neg", "past", "hyp", "now", "back", "after")}
         # a trigger inside an experiential form of the same rule (火 in 着过一次火) is past with it
@@ -239,6 +243,8 @@ class Classifier:
                     conf = 0.7
                 elif len(distinct) >= 2 or best_other >= th.weak_override:  # weak signs inside a clear matter
                     return None
+                elif len(norm) > th.lone_weak_max_chars:  # one weak word (闹, 烧) somewhere in a long narrative
+                    return None
             return self._em_result(text, hit, conf, current)
         if discounted and best_other < self.policy.min_score:
             conf, _, hit, _ = max(discounted, key=lambda e: (e[0], e[3], -e[1]))
@@ -251,7 +257,8 @@ class Classifier:
         em = self._em[rid]
         evidence = tuple(dict.fromkeys(h.evidence for _c, _p, h, _s in sorted(all_hits, key=lambda e: -e[0])
                                        if h.label.split(":")[1] == rid))
-        return Classification(text=text, disposition="emergency", channel=em.channel, rule=rid, confidence=conf,
+        return Classification(text=text, disposition="emergency", channel=self.policy.emergency_channel(rid),
+                              rule=rid, confidence=conf,
                               evidence=evidence, request_type="求助", confirm=conf < em.confirm_below)
 
     # -- negative list and categories -----------------------------------------------------------------------------
@@ -322,9 +329,8 @@ class Classifier:
                     rtype: str | None) -> Classification | None:
         disposition, _, key = label.partition(":")
         if disposition == "emergency" and key in self._em:
-            em = self._em[key]
-            return Classification(text, "emergency", channel=em.channel, rule=key, confidence=conf,
-                                  evidence=evidence, request_type="求助", confirm=True)
+            return Classification(text, "emergency", channel=self.policy.emergency_channel(key), rule=key,
+                                  confidence=conf, evidence=evidence, request_type="求助", confirm=True)
         if disposition == "accept":
             return Classification(text, "accept", category=key if key in self.policy.categories else "other",
                                   confidence=conf, evidence=evidence, request_type=rtype or "求助")
@@ -372,7 +378,10 @@ class Classifier:
             taken = self._from_label(text, pred.best_of[other], round(0.3 + 0.4 * pred.by_disposition[other], 3),
                                      pred.evidence, rtype)
             return replace(taken, secondary=ruled) if taken is not None else ruled
-        if not hazard and ruled.confidence < self.policy.thresholds.strong:
+        # the model alone raises an alarm only in a call short enough for its certainty to mean something (its
+        # training sentences are short; a long narrative about a hazard is no emergency by its words)
+        if (not hazard and ruled.confidence < self.policy.thresholds.strong
+                and len(norm) <= self.policy.thresholds.model_alarm_max_chars):
             alarm_share, alarm = self._part_share(norm, em_share, pred)
             if alarm_share >= cfg.emergency_share:
                 raised = self._from_label(text, alarm.best_of["emergency"], round(min(0.6, alarm_share), 3),

@@ -69,7 +69,7 @@ class _Lit:
 
     def at(self, utt: Prepared, i: int) -> float:
         n = len(self.chars)
-        if i + n > len(utt.text):
+        if i + n > len(utt.text) or utt.crosses_break(i, i + n):
             return 0.0
         if utt.text.startswith(self.chars, i):
             return CHAR

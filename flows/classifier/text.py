@@ -20,17 +20,41 @@ def is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u4dbf" or "\u4e00" <= ch <= "\u9fff"
 
 
-def normalise(text: str, drop_chars: str = "") -> str:
-    """Half-width, lower case, only Han characters, ASCII letters and digits; ``drop_chars`` removed."""
-    out = []
+BREAK = "|"  # where a pause (space) or a sentence mark stood, in :func:`normalise` with ``breaks=True``
+
+
+def normalise(text: str, drop_chars: str = "", *, breaks: bool = False) -> str:
+    """Half-width, lower case, only Han characters, ASCII letters and digits; ``drop_chars`` removed. With
+    ``breaks`` a :data:`BREAK` marks each run of spaces and punctuation between two kept characters."""
+    out: list[str] = []
+    gap = False
     for ch in text:
         code = ord(ch)
         if 0xFF01 <= code <= 0xFF5E:
             ch = chr(code - 0xFEE0)
         ch = ch.lower()
-        if _KEEP.match(ch) and ch not in drop_chars:
+        if _KEEP.match(ch):
+            if ch in drop_chars:
+                continue
+            if gap and out:
+                out.append(BREAK)
+            gap = False
             out.append(ch)
+        elif breaks:
+            gap = True
     return "".join(out)
+
+
+def split_breaks(marked: str) -> tuple[str, frozenset[int]]:
+    """The text without :data:`BREAK` marks, and the positions (between two characters) where they stood."""
+    out: list[str] = []
+    at: set[int] = set()
+    for ch in marked:
+        if ch == BREAK:
+            at.add(len(out))
+        else:
+            out.append(ch)
+    return "".join(out), frozenset(at)
 
 
 @lru_cache(maxsize=20000)
@@ -148,15 +172,21 @@ class Prepared:
     readings: tuple[frozenset[str], ...]
     fuzzy: tuple[frozenset[str], ...]
     speech: bool = True
+    breaks: frozenset[int] = frozenset()  # positions where a pause or sentence mark stood (see split_breaks)
 
     @classmethod
-    def of(cls, normalised: str, *, speech: bool = True) -> Prepared:
+    def of(cls, normalised: str, *, speech: bool = True, breaks: frozenset[int] = frozenset()) -> Prepared:
         return cls(
             normalised,
             tuple(readings(ch) for ch in normalised),
             tuple(fuzzy_readings(ch) for ch in normalised),
             speech,
+            breaks,
         )
+
+    def crosses_break(self, start: int, end: int) -> bool:
+        """Whether a pause or sentence mark stands inside ``start:end`` (难打 我打了: 打我 is no one hitting me)."""
+        return bool(self.breaks) and any(start < b < end for b in self.breaks)
 
     @cached_property
     def _bounds(self) -> frozenset[int] | None:
