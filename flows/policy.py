@@ -150,8 +150,10 @@ class OtherCity(_Strict):
     name_weight: float = Field(default=2.5, gt=0)
     cues: Words = []
     names: Words = []
+    # the matter is handled here although another place is named (社保转过来, 在这边办, 异地备案): no redirect
+    here_cues: Words = []
 
-    _kw = field_validator("cues", "names")(_check_keywords)
+    _kw = field_validator("cues", "names", "here_cues")(_check_keywords)
 
 
 class Rule(_Strict):
@@ -164,8 +166,10 @@ class Rule(_Strict):
     prompt: str | None = None
     keywords: Words = Field(min_length=1)
     exclude: Words = []
+    # the rule does not apply when one of these is said (举报 … 违建不拆: someone else's building, an in-scope report)
+    unless: Words = []
 
-    _kw = field_validator("keywords", "exclude")(_check_keywords)
+    _kw = field_validator("keywords", "exclude", "unless")(_check_keywords)
 
     @model_validator(mode="after")
     def _channel(self) -> Rule:

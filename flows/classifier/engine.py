@@ -103,6 +103,7 @@ class Classifier:
         for rule in policy.rules:
             entries += _terms(f"rule:{rule.id}", rule.keywords)
             entries += _terms(f"rule:{rule.id}:x", rule.exclude, pinyin=False, gap=1)
+            entries += _terms(f"unless:{rule.id}", rule.unless, pinyin=False)
         for code, cat in policy.categories.items():
             entries += _terms(f"cat:{code}", cat.keywords)
             entries += _terms(f"cat:{code}:x", cat.exclude, pinyin=False, gap=1)
@@ -120,6 +121,7 @@ class Classifier:
         entries += _terms(f"rule:{_OTHER_CITY}", [f"(在|到|回|去|老家|我们|是)+{n}^{w + 1.5}" for n in names] +
                           [f"{n}+(的|那边|那里|那块|那儿|市|省|县)^{w + 1.5}" for n in names], pinyin=False, gap=0)
         entries += _terms(f"rule:{_OTHER_CITY}", policy.other_city.cues, pinyin=False)
+        entries += _terms(f"unless:{_OTHER_CITY}", policy.other_city.here_cues, pinyin=False)
         # 北京路 / 上海街 / 南京大道: street and shop names in this city, not another city
         places = "(路|街|大街|大道|道|桥|广场|商场|小区|饭店|宾馆|酒店|花园|公馆)"
         entries += _terms(f"rule:{_OTHER_CITY}:x", [f"{n}+{places}" for n in names], pinyin=False, gap=0)
@@ -182,7 +184,8 @@ class Classifier:
         else:
             ruled = self._decide(text, norm, ranked, rtype, by_label)
         hazard = any(by_label.get(f"cue:{k}") for k in ("hyp", "past", "back", "after"))
-        return self._combine(text, norm, ruled, rtype, hazard)
+        blocked = frozenset(lb.partition(":")[2] for lb, hs in by_label.items() if lb.startswith("unless:") and hs)
+        return self._combine(text, norm, ruled, rtype, hazard, blocked)
 
     # -- emergency ------------------------------------------------------------------------------------------------
     def _context(self, hit: Hit, cues: dict[str, list[Hit]]) -> str:
@@ -268,6 +271,8 @@ class Classifier:
             kind, _, key = label.partition(":")
             if kind not in ("rule", "cat") or key.endswith(":x") or not hits:
                 continue
+            if kind == "rule" and by_label.get(f"unless:{key}"):  # 社保转过来 (here), 举报…违建 (someone else's)
+                continue
             score, chosen = _greedy(hits)
             out.append(_Scored(kind, key, score, chosen))
         out.sort(key=lambda s: (-s.score, s.kind != "rule", s.key == "other", s.hits[0].start))
@@ -346,7 +351,7 @@ class Classifier:
         return None
 
     def _combine(self, text: str, norm: str, ruled: Classification, rtype: str | None,
-                 hazard: bool) -> Classification:
+                 hazard: bool, blocked: frozenset[str] = frozenset()) -> Classification:
         """The keyword decision, checked against the learned model (thresholds in policy ``learned:``, chosen by
         leave-one-author-out accuracy over flows/classifier/training; see bench/classifier_accuracy.py --cross).
 
@@ -392,6 +397,7 @@ class Classifier:
         turns_away = ruled.disposition == "accept" and pred.disposition in ("redirect", "decline")
         vague = pred.disposition == "clarify" and len(self._content(norm)) >= cfg.clarify_below_chars
         allowed = not vague and (not turns_away or len(norm) <= cfg.turn_away_max_chars)
+        allowed = allowed and pred.label.partition(":")[2] not in blocked  # a rule's `unless` binds the model too
         if (allowed and ruled.confidence < cfg.rule_sure and pred.share >= cfg.model_sure
                 and pred.disposition != ruled.disposition):
             taken = self._from_label(text, pred.label, round(0.3 + 0.4 * pred.share, 3), pred.evidence, rtype)

@@ -132,3 +132,29 @@ def test_thresholds_are_validated() -> None:
     data["learned"]["turn_away_max_chars"] = -1
     with pytest.raises(PolicyError, match=r"learned\.turn_away_max_chars"):
         parse_policy(yaml.safe_dump(data, allow_unicode=True), "p.yaml")
+
+
+@pytest.mark.parametrize("text", [
+    "我之前在苏州交了八年公积金，现在调过来这边上班了，想问公积金能不能转过来，在这边怎么办？",
+    "我老家是河南的 户口也在那边 现在在这边上班 想问灵活就业的社保能不能在这边交",
+])
+def test_a_procedure_here_that_names_another_place_is_not_sent_there(clf: Classifier, text: str) -> None:
+    r = clf.classify(text)
+    assert r.disposition == "accept", r
+
+
+def test_a_matter_located_elsewhere_is_still_sent_there(clf: Classifier) -> None:
+    r = clf.classify("我在苏州工业园区那边 我们小区门口的路灯坏了好几天了")
+    assert (r.disposition, r.rule) == ("redirect", "other_city"), r
+
+
+def test_reporting_someone_elses_illegal_building_is_accepted(clf: Classifier) -> None:
+    own = clf.classify("我家院子里盖了个棚子 城管说是违建要拆 你们跟城管说说别拆")
+    assert (own.disposition, own.rule) == ("decline", "illegal_building"), own
+    other = clf.classify("我要举报我们楼下有户人家在院子里盖了个棚子 城管说要拆 到现在还在 你们跟城管说说别拖了")
+    assert other.disposition == "accept", other
+
+
+def test_asking_why_a_benefit_was_refused_is_accepted(clf: Classifier) -> None:
+    r = clf.classify("街道说我家不符合低保条件，可是一直没说为什么，我想要一个书面答复。")
+    assert r.disposition == "accept", r

@@ -267,7 +267,6 @@ NEGATIVE_LIST = [
     ('我在4S店修车 被多收了好多钱', 'consumer_dispute'),
     ('培训机构倒闭了 学费退不回来', 'consumer_dispute'),
     ('物流把我的快递弄丢了 不赔', 'consumer_dispute'),
-    ('我在广州那边的社保 怎么转过来', 'other_city'),
     ('我是从外地打过来的 我们县里的路没人修', 'other_city'),
     ('我老家湖南的 村里的低保不给我妈办', 'other_city'),
     ('那个投诉我的邻居是谁 你告诉我', 'privacy'),
@@ -413,6 +412,7 @@ NEGATIVE_LIST = [
 ]
 
 ACCEPT_CATEGORY = [
+    ('我在广州那边的社保 怎么转过来', 'social_insurance'),  # issue 9 class 4: transfer in, handled here
     ('屋里冷得跟冰窖似的 交了钱不给热', 'heating'),
     ('暖气片上面热下面凉', 'heating'),
     ('水龙头拧开就是黄汤子', 'water'),

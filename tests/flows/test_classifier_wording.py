@@ -264,7 +264,7 @@ CASES = [
     ('我在4S店修车 被多收了好多钱', 'redirect'),
     ('培训机构倒闭了 学费退不回来', 'redirect'),
     ('物流把我的快递弄丢了 不赔', 'redirect'),
-    ('我在广州那边的社保 怎么转过来', 'redirect'),
+    ('我在广州那边的社保 怎么转过来', 'accept'),  # issue 9 class 4: a transfer in is handled here
     ('我是从外地打过来的 我们县里的路没人修', 'redirect'),
     ('我老家湖南的 村里的低保不给我妈办', 'redirect'),
     ('那个投诉我的邻居是谁 你告诉我', 'decline'),
