@@ -228,7 +228,7 @@ class Thresholds(_Strict):
     past_window: int = Field(default=16, ge=0)  # a past cue this many characters before a trigger makes it past
     long_call: int = Field(default=36, ge=1)  # normalised characters beyond which the model also judges parts
     lone_weak_max_chars: int = Field(default=40, ge=1)  # a lone weak sign raises an alarm only in a shorter call
-    model_alarm_max_chars: int = Field(default=60, ge=1)  # the model alone raises an alarm only in a shorter call
+    model_alarm_max_chars: int = Field(default=40, ge=1)  # the model alone raises an alarm only in a shorter call
 
 
 class Route(_Strict):

@@ -161,8 +161,9 @@ class Classifier:
     def classify(self, text: str, *, typed: bool | None = None) -> Classification:
         """``typed``: the words were typed (web/app message), not recognised from speech, so no homophone
         (pinyin) matching; None decides by the text itself (sentence punctuation, which ASR never writes)."""
-        norm, breaks = split_breaks(self._normalise_marked(text, breaks=True))
-        utt = Prepared.of(norm, speech=not (looks_typed(text) if typed is None else typed), breaks=breaks)
+        norm, breaks, stops = split_breaks(self._normalise_marked(text, breaks=True))
+        utt = Prepared.of(norm, speech=not (looks_typed(text) if typed is None else typed), breaks=breaks,
+                          stops=stops)
         by_label: dict[str, list[Hit]] = defaultdict(list)
         for h in self._matcher.find(utt):
             by_label[h.label].append(h)

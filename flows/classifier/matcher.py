@@ -185,12 +185,12 @@ class Matcher:
                 continue
             rest: list[_Occ] = []
             for group in comp.groups[1:]:
-                chain = next(iter(self._chains(group, occ, present, gap)), None)
+                chain = next(iter(self._chains(utt, group, occ, present, gap)), None)
                 if chain is None:
                     break
                 rest += chain
             else:
-                for chain in self._chains(comp.groups[0], occ, present, gap):
+                for chain in self._chains(utt, comp.groups[0], occ, present, gap):
                     spans = chain + rest
                     quality = min(sp[2] for sp in spans)
                     matched = "…".join(utt.text[a:b] for a, b, _ in spans)
@@ -203,8 +203,8 @@ class Matcher:
         found.sort(key=lambda o: (o[0], -o[2], -(o[1] - o[0])))
         return found
 
-    def _chains(self, parts: tuple[frozenset[int], ...], occ: dict[int, list[_Occ]], present: frozenset[int],
-                gap: int) -> list[list[_Occ]]:
+    def _chains(self, utt: Prepared, parts: tuple[frozenset[int], ...], occ: dict[int, list[_Occ]],
+                present: frozenset[int], gap: int) -> list[list[_Occ]]:
         """One chain per distinct start of the first part: each next part the earliest within ``gap``."""
         per_part = [self._part_occ(p, occ, present) for p in parts]
         chains = []
@@ -215,7 +215,8 @@ class Matcher:
             chain = [first]
             for options in per_part[1:]:
                 prev_end = chain[-1][1]
-                nxt = next((o for o in options if prev_end <= o[0] <= prev_end + gap), None)
+                nxt = next((o for o in options if prev_end <= o[0] <= prev_end + gap
+                            and not utt.crosses_stop(prev_end, o[0])), None)
                 if nxt is None:
                     break
                 chain.append(nxt)

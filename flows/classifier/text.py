@@ -21,13 +21,15 @@ def is_han(ch: str) -> bool:
 
 
 BREAK = "|"  # where a pause (space) or a sentence mark stood, in :func:`normalise` with ``breaks=True``
+STOP = "#"  # … where that mark ended a sentence (。！？；)
+_STOP_MARKS = frozenset("。！？；!?;")
 
 
 def normalise(text: str, drop_chars: str = "", *, breaks: bool = False) -> str:
     """Half-width, lower case, only Han characters, ASCII letters and digits; ``drop_chars`` removed. With
     ``breaks`` a :data:`BREAK` marks each run of spaces and punctuation between two kept characters."""
     out: list[str] = []
-    gap = False
+    gap = ""
     for ch in text:
         code = ord(ch)
         if 0xFF01 <= code <= 0xFF5E:
@@ -37,24 +39,28 @@ def normalise(text: str, drop_chars: str = "", *, breaks: bool = False) -> str:
             if ch in drop_chars:
                 continue
             if gap and out:
-                out.append(BREAK)
-            gap = False
+                out.append(gap)
+            gap = ""
             out.append(ch)
         elif breaks:
-            gap = True
+            gap = STOP if gap == STOP or ch in _STOP_MARKS else BREAK
     return "".join(out)
 
 
-def split_breaks(marked: str) -> tuple[str, frozenset[int]]:
-    """The text without :data:`BREAK` marks, and the positions (between two characters) where they stood."""
+def split_breaks(marked: str) -> tuple[str, frozenset[int], frozenset[int]]:
+    """The text without :data:`BREAK`/:data:`STOP` marks, the positions (between two characters) where any stood,
+    and those where a sentence ended."""
     out: list[str] = []
     at: set[int] = set()
+    stops: set[int] = set()
     for ch in marked:
-        if ch == BREAK:
+        if ch in (BREAK, STOP):
             at.add(len(out))
+            if ch == STOP:
+                stops.add(len(out))
         else:
             out.append(ch)
-    return "".join(out), frozenset(at)
+    return "".join(out), frozenset(at), frozenset(stops)
 
 
 @lru_cache(maxsize=20000)
@@ -173,16 +179,23 @@ class Prepared:
     fuzzy: tuple[frozenset[str], ...]
     speech: bool = True
     breaks: frozenset[int] = frozenset()  # positions where a pause or sentence mark stood (see split_breaks)
+    stops: frozenset[int] = frozenset()  # … where a sentence ended: the parts of an A+B keyword stay inside one
 
     @classmethod
-    def of(cls, normalised: str, *, speech: bool = True, breaks: frozenset[int] = frozenset()) -> Prepared:
+    def of(cls, normalised: str, *, speech: bool = True, breaks: frozenset[int] = frozenset(),
+           stops: frozenset[int] = frozenset()) -> Prepared:
         return cls(
             normalised,
             tuple(readings(ch) for ch in normalised),
             tuple(fuzzy_readings(ch) for ch in normalised),
             speech,
             breaks,
+            stops,
         )
+
+    def crosses_stop(self, start: int, end: int) -> bool:
+        """Whether a sentence ends between ``start`` and ``end`` (高血压。… 人: no 压人 across two sentences)."""
+        return bool(self.stops) and any(start <= b <= end for b in self.stops)
 
     def crosses_break(self, start: int, end: int) -> bool:
         """Whether a pause or sentence mark stands inside ``start:end`` (难打 我打了: 打我 is no one hitting me)."""
