@@ -125,7 +125,7 @@ class Classifier:
         # 北京路 / 上海街 / 南京大道: street and shop names in this city, not another city
         places = "(路|街|大街|大道|道|桥|广场|商场|小区|饭店|宾馆|酒店|花园|公馆)"
         entries += _terms(f"rule:{_OTHER_CITY}:x", [f"{n}+{places}" for n in names], pinyin=False, gap=0)
-        self._matcher = Matcher(entries, gap=policy.gap)
+        self._matcher = Matcher(entries, gap=policy.gap, clause_labels=("rule:",))
         self._empty = sorted({normalise(p) for p in (*t.empty_phrases, *t.fillers)} - {""}, key=len, reverse=True)
         self._drop = t.filler_chars
         self._rewrite = sorted(((normalise(a), normalise(b)) for a, b in t.rewrite.items() if normalise(a)),

@@ -193,6 +193,10 @@ class Prepared:
             stops,
         )
 
+    def crosses_pause(self, start: int, end: int) -> bool:
+        """Whether a pause or any mark stands between ``start`` and ``end`` (ends included)."""
+        return bool(self.breaks) and any(start <= b <= end for b in self.breaks)
+
     def crosses_stop(self, start: int, end: int) -> bool:
         """Whether a sentence ends between ``start`` and ``end`` (高血压。… 人: no 压人 across two sentences)."""
         return bool(self.stops) and any(start <= b <= end for b in self.stops)

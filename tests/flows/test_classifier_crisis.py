@@ -160,3 +160,22 @@ def test_reporting_someone_elses_illegal_building_is_accepted(clf: Classifier) -
 def test_asking_why_a_benefit_was_refused_is_accepted(clf: Classifier) -> None:
     r = clf.classify("街道说我家不符合低保条件，可是一直没说为什么，我想要一个书面答复。")
     assert r.disposition == "accept", r
+
+
+def test_negative_list_patterns_stay_inside_one_clause() -> None:
+    from flows.classifier.matcher import Matcher
+    from flows.classifier.text import Prepared, normalise, split_breaks
+    from flows.terms import parse_term
+
+    entries = [("rule:x", parse_term("退钱+不给")), ("cat:y", parse_term("退钱+不给")),
+               ("rule:z", parse_term("退钱&不给"))]
+    m = Matcher(entries, clause_labels=("rule:",))
+
+    def labels(text: str) -> set[str]:
+        norm, breaks, stops = split_breaks(normalise(text, breaks=True))
+        return {h.label for h in m.find(Prepared.of(norm, breaks=breaks, stops=stops))}
+
+    assert labels("他说退钱又不给") == {"rule:x", "cat:y", "rule:z"}
+    assert labels("他说退钱 我说不给") == {"cat:y", "rule:z"}  # a pause: a rule's A+B is two statements
+    assert labels("他说退钱。我说不给") == set()  # a sentence end: no A+B at all, and no A&B for a rule
+    assert labels("他说退钱。我说不给，还不给退钱。") == {"rule:z"}  # A&B both inside the second sentence
