@@ -179,3 +179,14 @@ def test_negative_list_patterns_stay_inside_one_clause() -> None:
     assert labels("他说退钱 我说不给") == {"cat:y", "rule:z"}  # a pause: a rule's A+B is two statements
     assert labels("他说退钱。我说不给") == set()  # a sentence end: no A+B at all, and no A&B for a rule
     assert labels("他说退钱。我说不给，还不给退钱。") == {"rule:z"}  # A&B both inside the second sentence
+
+
+@pytest.mark.parametrize(("text", "channel"), [
+    ("那个 你们 能不能 来一辆120 好不好 我头晕 站不住了", "120"),
+    ("我要120 我 我胸口闷 说不出话", "120"),
+    ("喂 派个警察过来行不行 有个男的一直在踹我家门", "110"),
+])
+def test_an_explicit_request_for_an_emergency_service_in_broken_speech(clf: Classifier, text: str,
+                                                                       channel: str) -> None:
+    r = clf.classify(text)
+    assert (r.disposition, r.channel) == ("emergency", channel), r
