@@ -18,7 +18,7 @@ DEFAULT_PATH = Path(__file__).resolve().parent / "policy.yaml"
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: the policy is large
 
 DISPOSITIONS = ("emergency", "accept", "redirect", "decline", "clarify")
-EMERGENCY_RULES = ("fire", "gas_leak", "crime", "medical", "traffic_accident")
+EMERGENCY_RULES = ("fire", "gas_leak", "crime", "medical", "traffic_accident", "suicide", "missing_person")
 REQUEST_TYPES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
 URGENCIES = ("emergency", "urgent", "normal", "complex")
 REQUIRED_CHANNELS = ("110", "119", "120", "122", "court", "arbitration", "12388", "reconsideration", "petition",
@@ -95,7 +95,7 @@ class TextRules(_Strict):
 
 
 class EmergencyRule(_Strict):
-    id: Literal["fire", "gas_leak", "crime", "medical", "traffic_accident"]
+    id: Literal["fire", "gas_leak", "crime", "medical", "traffic_accident", "suicide", "missing_person"]
     channel: Literal["110", "119", "120", "122"]
     citation: str
     confirm_below: float = Field(default=0.8, gt=0, le=1)
@@ -117,7 +117,7 @@ class EmergencyRule(_Strict):
 class Channel(_Strict):
     name: str
     number: str | None = None
-    kind: Literal["emergency", "redirect"]
+    kind: Literal["emergency", "redirect", "support"]  # support: a line named to the caller (12356), no prompt
     path: str | None = None
 
 
@@ -139,6 +139,10 @@ class City(_Strict):
     aliases: Words = []
     districts: Words = []
     channels: dict[str, CityChannel]
+    # per emergency rule: the channel this city uses instead of the rule's own (suicide: 110 or 120 by city policy)
+    emergency_channels: dict[str, Literal["110", "119", "120", "122"]] = {}
+    # per emergency rule: a support line the city has and names to the caller (suicide: 12356 心理援助热线)
+    support_lines: dict[str, str] = {}
 
 
 class OtherCity(_Strict):
@@ -146,8 +150,10 @@ class OtherCity(_Strict):
     name_weight: float = Field(default=2.5, gt=0)
     cues: Words = []
     names: Words = []
+    # the matter is handled here although another place is named (社保转过来, 在这边办, 异地备案): no redirect
+    here_cues: Words = []
 
-    _kw = field_validator("cues", "names")(_check_keywords)
+    _kw = field_validator("cues", "names", "here_cues")(_check_keywords)
 
 
 class Rule(_Strict):
@@ -160,8 +166,10 @@ class Rule(_Strict):
     prompt: str | None = None
     keywords: Words = Field(min_length=1)
     exclude: Words = []
+    # the rule does not apply when one of these is said (举报 … 违建不拆: someone else's building, an in-scope report)
+    unless: Words = []
 
-    _kw = field_validator("keywords", "exclude")(_check_keywords)
+    _kw = field_validator("keywords", "exclude", "unless")(_check_keywords)
 
     @model_validator(mode="after")
     def _channel(self) -> Rule:
@@ -205,6 +213,22 @@ class Learned(_Strict):
     model_sure: float = Field(default=0.99, ge=0, le=1)  # the model's share it needs to overrule a less sure rule
     alpha: float = Field(default=0.3, gt=0)  # additive smoothing of the model
     temperature: float = Field(default=1.0, gt=0)  # divides the model's log-odds (NB is over-sure)
+    # The product rule (不能一拒了之): between accept and redirect/decline an unsure decision is accept. The model
+    # alone never turns an accepted matter away (nor a concrete one into clarify) unless this is true.
+    turn_away_max_chars: int = Field(default=45, ge=0)  # … except in a call this short (training-like); 0: never
+    clarify_below_chars: int = Field(default=12, ge=0)  # the model's `clarify` is taken only for less content
+
+
+class Thresholds(_Strict):
+    """The constants that decide between the keyword rules' candidates (flows/classifier/engine.py)."""
+
+    weak_override: float = Field(default=2.5, gt=0)  # a lone weak emergency sign yields to a match this strong
+    weak_pair_override: float = Field(default=3.5, gt=0)  # two weak signs yield only to an explicit matter
+    strong: float = Field(default=0.9, gt=0, le=1)  # a rule decision this confident rests on a clear keyword
+    past_window: int = Field(default=16, ge=0)  # a past cue this many characters before a trigger makes it past
+    long_call: int = Field(default=36, ge=1)  # normalised characters beyond which the model also judges parts
+    lone_weak_max_chars: int = Field(default=40, ge=1)  # a lone weak sign raises an alarm only in a shorter call
+    model_alarm_max_chars: int = Field(default=40, ge=1)  # the model alone raises an alarm only in a shorter call
 
 
 class Route(_Strict):
@@ -224,6 +248,7 @@ class Policy(_Strict):
     min_score: float = Field(default=1.0, gt=0)
     gap: int = Field(default=8, ge=0, le=40)
     learned: Learned = Learned()
+    thresholds: Thresholds = Thresholds()
     text: TextRules
     request_types: dict[Literal["咨询", "求助", "投诉", "举报", "建议", "表扬"], Words]
     emergency: list[EmergencyRule]
@@ -261,6 +286,14 @@ class Policy(_Strict):
             for ch in city.channels:
                 if ch not in self.channels:
                     raise ValueError(f"cities.{cid}.channels.{ch}: unknown channel {ch!r}")
+            for field, mapping in (("emergency_channels", city.emergency_channels),
+                                   ("support_lines", city.support_lines)):
+                for rid in mapping:
+                    if rid not in EMERGENCY_RULES:
+                        raise ValueError(f"cities.{cid}.{field}.{rid}: unknown emergency rule {rid!r}")
+            for rid, ch in city.support_lines.items():
+                if ch not in self.channels or self.channels[ch].kind != "support":
+                    raise ValueError(f"cities.{cid}.support_lines.{rid}: {ch!r} is not a support channel")
         return self
 
     # -- look-ups ------------------------------------------------------------------------------------------
@@ -276,6 +309,16 @@ class Policy(_Strict):
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
+
+    def emergency_channel(self, rule_id: str) -> str:
+        """The channel an emergency rule goes to in the active city (its own unless the city overrides it)."""
+        own = next(e.channel for e in self.emergency if e.id == rule_id)
+        return self.city.emergency_channels.get(rule_id, own)
+
+    def support_line(self, rule_id: str) -> Route | None:
+        """The support line the active city names for an emergency rule (suicide: 12356), if it has one."""
+        ch = self.city.support_lines.get(rule_id)
+        return self.route(ch) if ch else None
 
     def route(self, channel: str) -> Route:
         """How to reach ``channel`` here: transfer (SIP URI), internal seat, or a spoken number/path."""
@@ -303,7 +346,8 @@ class Policy(_Strict):
         """Every prompt id this policy can ask the flow to play (all must exist in the prompt catalogue)."""
         ids = {"scope.explanation", "decline.offer_agent", self.other_city.prompt}
         for e in self.emergency:
-            ids |= {e.prompt, e.confirm_prompt}
+            ch = self.emergency_channel(e.id)
+            ids |= {e.prompt, e.confirm_prompt, f"emergency.{ch}", f"emergency.confirm.{ch}"}
         ids |= {r.prompt_id for r in self.rules}
         ids |= {f"redirect.{c}" for c, ch in self.channels.items() if ch.kind == "redirect"}
         return ids

@@ -10,20 +10,16 @@ from pathlib import Path
 from flows.classifier.learned import LearnedModel, Prediction, default_sources, load_model
 from flows.classifier.matcher import CHAR, PINYIN, Hit, Matcher
 from flows.classifier.model import Classification
-from flows.classifier.text import Prepared, normalise
+from flows.classifier.text import Prepared, looks_typed, normalise, split_breaks
 from flows.policy import EmergencyRule, Policy, load_policy
 from flows.terms import Term, parse_term
 
 # Emergency rule order when several fire at the same strength (fire before a casualty it caused, etc.).
-_PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "medical")
+_PRIORITY = ("fire", "gas_leak", "traffic_accident", "crime", "suicide", "missing_person", "medical")
 _TYPE_ORDER = ("表扬", "举报", "投诉", "建议", "求助", "咨询")
-_WEAK_OVERRIDE = 2.5  # a lone weak emergency sign yields to an in-scope/negative-list match at least this strong
-_WEAK_PAIR_OVERRIDE = 3.5  # two weak signs yield only to an explicit matter (焚烧树叶 … 烟很大)
 _OTHER_CITY = "other_city"
 _PAST_INFIXES = ("过", "过一次", "过一回", "过两次", "过几次", "过好几次", "过一场")
 _SWITCH_CUES = ("另外", "还有", "顺便", "顺带", "对了", "再问")  # addendum cues that switch topic (not 还想, 也要)
-_STRONG = 0.9  # a rule decision at least this confident rests on a clear keyword (an emergency: a strong trigger)
-_LONG_CALL = 36  # normalised characters beyond which the model also judges parts of the call
 
 
 @dataclass(frozen=True)
@@ -107,6 +103,7 @@ class Classifier:
         for rule in policy.rules:
             entries += _terms(f"rule:{rule.id}", rule.keywords)
             entries += _terms(f"rule:{rule.id}:x", rule.exclude, pinyin=False, gap=1)
+            entries += _terms(f"unless:{rule.id}", rule.unless, pinyin=False)
         for code, cat in policy.categories.items():
             entries += _terms(f"cat:{code}", cat.keywords)
             entries += _terms(f"cat:{code}:x", cat.exclude, pinyin=False, gap=1)
@@ -124,10 +121,11 @@ class Classifier:
         entries += _terms(f"rule:{_OTHER_CITY}", [f"(在|到|回|去|老家|我们|是)+{n}^{w + 1.5}" for n in names] +
                           [f"{n}+(的|那边|那里|那块|那儿|市|省|县)^{w + 1.5}" for n in names], pinyin=False, gap=0)
         entries += _terms(f"rule:{_OTHER_CITY}", policy.other_city.cues, pinyin=False)
+        entries += _terms(f"unless:{_OTHER_CITY}", policy.other_city.here_cues, pinyin=False)
         # 北京路 / 上海街 / 南京大道: street and shop names in this city, not another city
         places = "(路|街|大街|大道|道|桥|广场|商场|小区|饭店|宾馆|酒店|花园|公馆)"
         entries += _terms(f"rule:{_OTHER_CITY}:x", [f"{n}+{places}" for n in names], pinyin=False, gap=0)
-        self._matcher = Matcher(entries, gap=policy.gap)
+        self._matcher = Matcher(entries, gap=policy.gap, clause_labels=("rule:",))
         self._empty = sorted({normalise(p) for p in (*t.empty_phrases, *t.fillers)} - {""}, key=len, reverse=True)
         self._drop = t.filler_chars
         self._rewrite = sorted(((normalise(a), normalise(b)) for a, b in t.rewrite.items() if normalise(a)),
@@ -151,15 +149,21 @@ class Classifier:
 
     # -- public ---------------------------------------------------------------------------------------------------
     def _normalise(self, text: str) -> str:
-        norm = normalise(text if isinstance(text, str) else str(text), self._drop)
+        return self._normalise_marked(text, breaks=False)
+
+    def _normalise_marked(self, text: str, *, breaks: bool) -> str:
+        norm = normalise(text if isinstance(text, str) else str(text), self._drop, breaks=breaks)
         for src, dst in self._rewrite:
             if src in norm:
                 norm = norm.replace(src, dst)
         return norm
 
-    def classify(self, text: str) -> Classification:
-        norm = self._normalise(text)
-        utt = Prepared.of(norm)
+    def classify(self, text: str, *, typed: bool | None = None) -> Classification:
+        """``typed``: the words were typed (web/app message), not recognised from speech, so no homophone
+        (pinyin) matching; None decides by the text itself (sentence punctuation, which ASR never writes)."""
+        norm, breaks, stops = split_breaks(self._normalise_marked(text, breaks=True))
+        utt = Prepared.of(norm, speech=not (looks_typed(text) if typed is None else typed), breaks=breaks,
+                          stops=stops)
         by_label: dict[str, list[Hit]] = defaultdict(list)
         for h in self._matcher.find(utt):
             by_label[h.label].append(h)
@@ -175,13 +179,14 @@ class Classifier:
                                and not any(_overlaps(h, a) for a in by_label.get("cue:after", []))]  # 现在好点了
         rtype = self._request_type(by_label)
         ranked = self._rank(by_label)
-        emergency = self._emergency(text, by_label, ranked)
+        emergency = self._emergency(text, norm, by_label, ranked)
         if emergency is not None:
             ruled = replace(emergency, request_type=emergency.request_type or "求助")
         else:
             ruled = self._decide(text, norm, ranked, rtype, by_label)
         hazard = any(by_label.get(f"cue:{k}") for k in ("hyp", "past", "back", "after"))
-        return self._combine(text, norm, ruled, rtype, hazard)
+        blocked = frozenset(lb.partition(":")[2] for lb, hs in by_label.items() if lb.startswith("unless:") and hs)
+        return self._combine(text, norm, ruled, rtype, hazard, blocked)
 
     # -- emergency ------------------------------------------------------------------------------------------------
     def _context(self, hit: Hit, cues: dict[str, list[Hit]]) -> str:
@@ -197,13 +202,14 @@ class Classifier:
             return "hypothetical"  # 着火了 哈哈 骗你的: taken back (still confirmed when nothing else explains it)
         if hit.label.endswith(":past"):  # 着过火: experiential aspect, past whatever else is said
             return "past"
-        if any(hit.start - 12 <= c.start < hit.start for c in cues["past"]) or cues["after"]:
+        window = self.policy.thresholds.past_window
+        if any(hit.start - window <= c.start < hit.start for c in cues["past"]) or cues["after"]:
             # 上个月着火 / 交通事故赔偿谈不拢: past or aftermath, unless something is happening right now
             near_now = any(abs(c.start - hit.start) <= 8 for c in cues["now"])
             return "current" if near_now else "past"
         return "current"
 
-    def _emergency(self, text: str, by_label: dict[str, list[Hit]],
+    def _emergency(self, text: str, norm: str, by_label: dict[str, list[Hit]],
                    ranked: list[_Scored]) -> Classification | None:
         cues = {k: by_label.get(f"cue:{k}", []) for k in ("neg", "past", "hyp", "now", "back", "after")}
         # a trigger inside an experiential form of the same rule (火 in 着过一次火) is past with it
@@ -231,14 +237,17 @@ class Classifier:
                 entry = (conf, _PRIORITY.index(rid), h, strength == "strong")
                 (current if ctx == "current" else discounted).append(entry)
         best_other = ranked[0].score if ranked else 0.0
+        th = self.policy.thresholds
         if current:
             conf, _, hit, _ = max(current, key=lambda e: (e[0], e[3], -e[1]))
             rid = hit.label.split(":")[1]
             if not any(e[3] for e in current):
                 distinct = _greedy([h for _, _, h, _ in current if h.label.split(":")[1] == rid])[1]
-                if len(distinct) >= 2 and best_other < _WEAK_PAIR_OVERRIDE:  # two different weak signs
+                if len(distinct) >= 2 and best_other < th.weak_pair_override:  # two different weak signs
                     conf = 0.7
-                elif len(distinct) >= 2 or best_other >= _WEAK_OVERRIDE:  # weak signs inside a clear matter
+                elif len(distinct) >= 2 or best_other >= th.weak_override:  # weak signs inside a clear matter
+                    return None
+                elif len(norm) > th.lone_weak_max_chars:  # one weak word (闹, 烧) somewhere in a long narrative
                     return None
             return self._em_result(text, hit, conf, current)
         if discounted and best_other < self.policy.min_score:
@@ -252,7 +261,8 @@ class Classifier:
         em = self._em[rid]
         evidence = tuple(dict.fromkeys(h.evidence for _c, _p, h, _s in sorted(all_hits, key=lambda e: -e[0])
                                        if h.label.split(":")[1] == rid))
-        return Classification(text=text, disposition="emergency", channel=em.channel, rule=rid, confidence=conf,
+        return Classification(text=text, disposition="emergency", channel=self.policy.emergency_channel(rid),
+                              rule=rid, confidence=conf,
                               evidence=evidence, request_type="求助", confirm=conf < em.confirm_below)
 
     # -- negative list and categories -----------------------------------------------------------------------------
@@ -261,6 +271,8 @@ class Classifier:
         for label, hits in by_label.items():
             kind, _, key = label.partition(":")
             if kind not in ("rule", "cat") or key.endswith(":x") or not hits:
+                continue
+            if kind == "rule" and by_label.get(f"unless:{key}"):  # 社保转过来 (here), 举报…违建 (someone else's)
                 continue
             score, chosen = _greedy(hits)
             out.append(_Scored(kind, key, score, chosen))
@@ -323,9 +335,8 @@ class Classifier:
                     rtype: str | None) -> Classification | None:
         disposition, _, key = label.partition(":")
         if disposition == "emergency" and key in self._em:
-            em = self._em[key]
-            return Classification(text, "emergency", channel=em.channel, rule=key, confidence=conf,
-                                  evidence=evidence, request_type="求助", confirm=True)
+            return Classification(text, "emergency", channel=self.policy.emergency_channel(key), rule=key,
+                                  confidence=conf, evidence=evidence, request_type="求助", confirm=True)
         if disposition == "accept":
             return Classification(text, "accept", category=key if key in self.policy.categories else "other",
                                   confidence=conf, evidence=evidence, request_type=rtype or "求助")
@@ -341,7 +352,7 @@ class Classifier:
         return None
 
     def _combine(self, text: str, norm: str, ruled: Classification, rtype: str | None,
-                 hazard: bool) -> Classification:
+                 hazard: bool, blocked: frozenset[str] = frozenset()) -> Classification:
         """The keyword decision, checked against the learned model (thresholds in policy ``learned:``, chosen by
         leave-one-author-out accuracy over flows/classifier/training; see bench/classifier_accuracy.py --cross).
 
@@ -363,7 +374,8 @@ class Classifier:
             # a strong alarm is only questioned when it rests on short words alone (没反应, 抢了), never on a pattern
             # that ties two parts together (打价…见血, 煤气…锈穿)
             specific = any("…" in ev or len(ev) > 3 for ev in ruled.evidence)
-            floor = (0.0 if specific else cfg.veto_strong_below) if ruled.confidence >= _STRONG else cfg.veto_below
+            sure = ruled.confidence >= self.policy.thresholds.strong
+            floor = (0.0 if specific else cfg.veto_strong_below) if sure else cfg.veto_below
             if em_share >= floor or self._window_share(norm, ruled) >= floor:
                 return ruled
             other = max((d for d in pred.by_disposition if d != "emergency"), key=lambda d: pred.by_disposition[d])
@@ -372,14 +384,23 @@ class Classifier:
             taken = self._from_label(text, pred.best_of[other], round(0.3 + 0.4 * pred.by_disposition[other], 3),
                                      pred.evidence, rtype)
             return replace(taken, secondary=ruled) if taken is not None else ruled
-        if not hazard and ruled.confidence < _STRONG:
+        # the model alone raises an alarm only in a call short enough for its certainty to mean something (its
+        # training sentences are short; a long narrative about a hazard is no emergency by its words)
+        if (not hazard and ruled.confidence < self.policy.thresholds.strong
+                and len(norm) <= self.policy.thresholds.model_alarm_max_chars):
             alarm_share, alarm = self._part_share(norm, em_share, pred)
             if alarm_share >= cfg.emergency_share:
                 raised = self._from_label(text, alarm.best_of["emergency"], round(min(0.6, alarm_share), 3),
                                           alarm.evidence, rtype)
                 if raised is not None:
                     return replace(raised, secondary=ruled if ruled.disposition != "clarify" else None)
-        if ruled.confidence < cfg.rule_sure and pred.share >= cfg.model_sure and pred.disposition != ruled.disposition:
+        # 不能一拒了之: the model alone never turns an accepted matter away, nor a concrete one into clarify
+        turns_away = ruled.disposition == "accept" and pred.disposition in ("redirect", "decline")
+        vague = pred.disposition == "clarify" and len(self._content(norm)) >= cfg.clarify_below_chars
+        allowed = not vague and (not turns_away or len(norm) <= cfg.turn_away_max_chars)
+        allowed = allowed and pred.label.partition(":")[2] not in blocked  # a rule's `unless` binds the model too
+        if (allowed and ruled.confidence < cfg.rule_sure and pred.share >= cfg.model_sure
+                and pred.disposition != ruled.disposition):
             taken = self._from_label(text, pred.label, round(0.3 + 0.4 * pred.share, 3), pred.evidence, rtype)
             if taken is not None:
                 return taken
@@ -393,7 +414,7 @@ class Classifier:
         its parts (halves, overlapping): 物业费的事 … 哎你等等 楼道里怎么冒这么大的烟 is an emergency even though most
         of the words are about the fee."""
         assert self._model is not None
-        if len(norm) <= _LONG_CALL or em_share >= self.policy.learned.emergency_share:
+        if len(norm) <= self.policy.thresholds.long_call or em_share >= self.policy.learned.emergency_share:
             return em_share, pred
         size = max(18, len(norm) // 2)
         for start in range(0, len(norm) - size + 1, max(1, size // 2)):
@@ -406,7 +427,7 @@ class Classifier:
         """The model's emergency share for the words around the rule's trigger alone: a long call about something
         else must not outvote 楼下好像着火了 said in the middle of it."""
         assert self._model is not None
-        if len(norm) <= _LONG_CALL:  # a short call is its own window
+        if len(norm) <= self.policy.thresholds.long_call:  # a short call is its own window
             return 0.0
         for ev in ruled.evidence:
             part = ev.lstrip("≈").split("…")[0].split("≈")[0]
@@ -417,10 +438,15 @@ class Classifier:
                 return pred.by_disposition.get("emergency", 0.0) if pred else 1.0
         return 1.0  # no trigger found in the words: keep the alarm
 
-    def _unmatched(self, text: str, norm: str, ranked: list[_Scored], rtype: str | None) -> Classification:
+    def _content(self, norm: str) -> str:
+        """The words left when phrases that carry no content (喂 你好 我想问一下) are taken out."""
         content = norm
         for phrase in self._empty:
             content = content.replace(phrase, "")
+        return content
+
+    def _unmatched(self, text: str, norm: str, ranked: list[_Scored], rtype: str | None) -> Classification:
+        content = self._content(norm)
         t = self.policy.text
         weak = [s for s in ranked if s.kind == "cat"]
         if len(content) >= t.accept_fallback_chars or (weak and len(content) >= max(t.min_content_chars, 6)):

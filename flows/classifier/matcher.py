@@ -69,10 +69,17 @@ class _Lit:
 
     def at(self, utt: Prepared, i: int) -> float:
         n = len(self.chars)
-        if i + n > len(utt.text):
+        if i + n > len(utt.text) or utt.crosses_break(i, i + n):
             return 0.0
         if utt.text.startswith(self.chars, i):
             return CHAR
+        if not utt.speech or not (self.pinyin or self.fuzzy):
+            return 0.0
+        q = self._by_sound(utt, i)
+        return q if q and utt.word_aligned(i, i + n) else 0.0
+
+    def _by_sound(self, utt: Prepared, i: int) -> float:
+        n = len(self.chars)
         if self.pinyin and all(self.syl[j] in utt.readings[i + j] for j in range(n)):
             if self._suspect(utt.text[i : i + n]):
                 return 0.0
@@ -111,8 +118,11 @@ class Matcher:
     syllables); terms are then assembled from those occurrences.
     """
 
-    def __init__(self, entries: Iterable[tuple[str, Term]], gap: int = 8) -> None:
+    def __init__(self, entries: Iterable[tuple[str, Term]], gap: int = 8, clause_labels: tuple[str, ...] = ()) -> None:
+        """``clause_labels``: label prefixes whose A+B parts must stay inside one clause (no pause or mark between
+        them) and whose A&B parts inside one sentence: a turn-away must rest on one clear statement."""
         self.gap = gap
+        self._clause_labels = clause_labels
         self._terms: list[_Compiled] = []
         self._lits: list[_Lit] = []
         lit_ids: dict[_Lit, int] = {}
@@ -174,17 +184,20 @@ class Matcher:
         for idx in todo:
             comp = self._terms[idx]
             gap = self.gap if comp.term.gap is None else comp.term.gap
+            clause = comp.label.startswith(self._clause_labels) if self._clause_labels else False
             if not all(part & present for group in comp.groups for part in group):
                 continue
             rest: list[_Occ] = []
             for group in comp.groups[1:]:
-                chain = next(iter(self._chains(group, occ, present, gap)), None)
+                chain = next(iter(self._chains(utt, group, occ, present, gap, clause)), None)
                 if chain is None:
                     break
                 rest += chain
             else:
-                for chain in self._chains(comp.groups[0], occ, present, gap):
+                for chain in self._chains(utt, comp.groups[0], occ, present, gap, clause):
                     spans = chain + rest
+                    if clause and rest and utt.crosses_stop(min(a for a, _, _ in spans), max(b for _, b, _ in spans)):
+                        continue
                     quality = min(sp[2] for sp in spans)
                     matched = "…".join(utt.text[a:b] for a, b, _ in spans)
                     hits.append(Hit(comp.label, comp.term, tuple((a, b) for a, b, _ in spans), quality, matched))
@@ -196,8 +209,8 @@ class Matcher:
         found.sort(key=lambda o: (o[0], -o[2], -(o[1] - o[0])))
         return found
 
-    def _chains(self, parts: tuple[frozenset[int], ...], occ: dict[int, list[_Occ]], present: frozenset[int],
-                gap: int) -> list[list[_Occ]]:
+    def _chains(self, utt: Prepared, parts: tuple[frozenset[int], ...], occ: dict[int, list[_Occ]],
+                present: frozenset[int], gap: int, clause: bool = False) -> list[list[_Occ]]:
         """One chain per distinct start of the first part: each next part the earliest within ``gap``."""
         per_part = [self._part_occ(p, occ, present) for p in parts]
         chains = []
@@ -208,7 +221,9 @@ class Matcher:
             chain = [first]
             for options in per_part[1:]:
                 prev_end = chain[-1][1]
-                nxt = next((o for o in options if prev_end <= o[0] <= prev_end + gap), None)
+                nxt = next((o for o in options if prev_end <= o[0] <= prev_end + gap
+                            and not (utt.crosses_pause(prev_end, o[0]) if clause
+                                     else utt.crosses_stop(prev_end, o[0]))), None)
                 if nxt is None:
                     break
                 chain.append(nxt)

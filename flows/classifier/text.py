@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +20,47 @@ def is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u4dbf" or "\u4e00" <= ch <= "\u9fff"
 
 
-def normalise(text: str, drop_chars: str = "") -> str:
-    """Half-width, lower case, only Han characters, ASCII letters and digits; ``drop_chars`` removed."""
-    out = []
+BREAK = "|"  # where a pause (space) or a sentence mark stood, in :func:`normalise` with ``breaks=True``
+STOP = "#"  # … where that mark ended a sentence (。！？；)
+_STOP_MARKS = frozenset("。！？；!?;")
+
+
+def normalise(text: str, drop_chars: str = "", *, breaks: bool = False) -> str:
+    """Half-width, lower case, only Han characters, ASCII letters and digits; ``drop_chars`` removed. With
+    ``breaks`` a :data:`BREAK` marks each run of spaces and punctuation between two kept characters."""
+    out: list[str] = []
+    gap = ""
     for ch in text:
         code = ord(ch)
         if 0xFF01 <= code <= 0xFF5E:
             ch = chr(code - 0xFEE0)
         ch = ch.lower()
-        if _KEEP.match(ch) and ch not in drop_chars:
+        if _KEEP.match(ch):
+            if ch in drop_chars:
+                continue
+            if gap and out:
+                out.append(gap)
+            gap = ""
             out.append(ch)
+        elif breaks:
+            gap = STOP if gap == STOP or ch in _STOP_MARKS else BREAK
     return "".join(out)
+
+
+def split_breaks(marked: str) -> tuple[str, frozenset[int], frozenset[int]]:
+    """The text without :data:`BREAK`/:data:`STOP` marks, the positions (between two characters) where any stood,
+    and those where a sentence ended."""
+    out: list[str] = []
+    at: set[int] = set()
+    stops: set[int] = set()
+    for ch in marked:
+        if ch in (BREAK, STOP):
+            at.add(len(out))
+            if ch == STOP:
+                stops.add(len(out))
+        else:
+            out.append(ch)
+    return "".join(out), frozenset(at), frozenset(stops)
 
 
 @lru_cache(maxsize=20000)
@@ -109,18 +139,78 @@ def straddles(text: str, i: int) -> bool:
     return any(len(w) == 2 and w in two for w in around) or any(len(w) == 3 and w in three for w in longer)
 
 
+@lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    """jieba's dictionary segmenter (loaded once, about a second), or None when jieba is not installed."""
+    try:
+        import jieba
+    except ImportError:
+        return None
+    jieba.setLogLevel(60)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok
+
+
+def word_bounds(text: str) -> frozenset[int] | None:
+    """Positions between two words of ``text`` (dictionary segmentation, no HMM guessing), or None without jieba."""
+    tok = _segmenter()
+    if tok is None:
+        return None
+    return frozenset(b for _w, a, e in tok.tokenize(text, HMM=False) for b in (a, e))
+
+
+# A sentence mark that speech recognition never writes: text with one of these was typed (web, app message).
+_TYPED_MARKS = frozenset("，。！？；：、“”‘’【】《》（）…")
+
+
+def looks_typed(text: str) -> bool:
+    """Whether ``text`` was typed rather than recognised from speech (it carries Chinese sentence punctuation)."""
+    return any(ch in _TYPED_MARKS for ch in text)
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """An utterance ready for matching."""
+    """An utterance ready for matching. ``speech`` False (typed text) turns pinyin matching off: a homophone is
+    an ASR error, and typed text has none."""
 
     text: str
     readings: tuple[frozenset[str], ...]
     fuzzy: tuple[frozenset[str], ...]
+    speech: bool = True
+    breaks: frozenset[int] = frozenset()  # positions where a pause or sentence mark stood (see split_breaks)
+    stops: frozenset[int] = frozenset()  # … where a sentence ended: the parts of an A+B keyword stay inside one
 
     @classmethod
-    def of(cls, normalised: str) -> Prepared:
+    def of(cls, normalised: str, *, speech: bool = True, breaks: frozenset[int] = frozenset(),
+           stops: frozenset[int] = frozenset()) -> Prepared:
         return cls(
             normalised,
             tuple(readings(ch) for ch in normalised),
             tuple(fuzzy_readings(ch) for ch in normalised),
+            speech,
+            breaks,
+            stops,
         )
+
+    def crosses_pause(self, start: int, end: int) -> bool:
+        """Whether a pause or any mark stands between ``start`` and ``end`` (ends included)."""
+        return bool(self.breaks) and any(start <= b <= end for b in self.breaks)
+
+    def crosses_stop(self, start: int, end: int) -> bool:
+        """Whether a sentence ends between ``start`` and ``end`` (高血压。… 人: no 压人 across two sentences)."""
+        return bool(self.stops) and any(start <= b <= end for b in self.stops)
+
+    def crosses_break(self, start: int, end: int) -> bool:
+        """Whether a pause or sentence mark stands inside ``start:end`` (难打 我打了: 打我 is no one hitting me)."""
+        return bool(self.breaks) and any(start < b < end for b in self.breaks)
+
+    @cached_property
+    def _bounds(self) -> frozenset[int] | None:
+        return word_bounds(self.text)
+
+    def word_aligned(self, start: int, end: int) -> bool:
+        """Whether ``start``/``end`` fall between words: a pinyin-only match must not cut a word of the utterance
+        (街道|花家地: 道花 is not 刀划; 好像|超过: 像超 is not 想跳). Segmented only when asked."""
+        bounds = self._bounds
+        return bounds is None or (start in bounds and end in bounds)

@@ -44,15 +44,15 @@ EMERGENCIES = [
     ('一群人在饭店门口打架 都打出血了', 'crime'),
     ('我被人打了 他们还在', 'crime'),
     ('家里进贼了', 'crime'),
-    ('有人要跳楼 站在楼顶上', 'crime'),
-    ('我孩子找不到了 放学就没回来', 'crime'),
+    ('有人要跳楼 站在楼顶上', 'suicide'),
+    ('我孩子找不到了 放学就没回来', 'missing_person'),
     ('有个人一直跟着我 我好害怕', 'crime'),
     ('邻居在家暴 女的一直在喊救命', 'crime'),
     ('他拿着棍子要打我', 'crime'),
     ('街上有人抢劫', 'crime'),
     ('有人在撬我家的锁', 'crime'),
     ('超市里有人偷东西 被我们抓住了', 'crime'),
-    ('我朋友说不想活了 要吃药', 'crime'),
+    ('我朋友说不想活了 要吃药', 'suicide'),
     ('有小孩掉河里了', 'crime'),
     ('有人持刀闹事', 'crime'),
     ('我爸突然倒在地上 叫他没反应', 'medical'),
@@ -267,7 +267,6 @@ NEGATIVE_LIST = [
     ('我在4S店修车 被多收了好多钱', 'consumer_dispute'),
     ('培训机构倒闭了 学费退不回来', 'consumer_dispute'),
     ('物流把我的快递弄丢了 不赔', 'consumer_dispute'),
-    ('我在广州那边的社保 怎么转过来', 'other_city'),
     ('我是从外地打过来的 我们县里的路没人修', 'other_city'),
     ('我老家湖南的 村里的低保不给我妈办', 'other_city'),
     ('那个投诉我的邻居是谁 你告诉我', 'privacy'),
@@ -413,6 +412,7 @@ NEGATIVE_LIST = [
 ]
 
 ACCEPT_CATEGORY = [
+    ('我在广州那边的社保 怎么转过来', 'social_insurance'),  # issue 9 class 4: transfer in, handled here
     ('屋里冷得跟冰窖似的 交了钱不给热', 'heating'),
     ('暖气片上面热下面凉', 'heating'),
     ('水龙头拧开就是黄汤子', 'water'),

@@ -1,5 +1,11 @@
-"""More caller wording per disposition (long, colloquial, ASR homophones such as 路等/停点/着伙), written while
-widening the vocabulary; includes in-scope calls that contain emergency-looking characters (烟, 火, 偷, 闹).
+"""Regression test of TRAINING FIT: caller wording per disposition (long, colloquial, ASR homophones such as
+路等/停点/着伙), written while widening the vocabulary; includes in-scope calls that contain emergency-looking
+characters (烟, 火, 偷, 闹).
+
+All but one of these sentences are also in flows/classifier/examples.txt, so this checks that the classifier still
+fits what it was trained on, not that it generalises. Generalisation is measured only on text never trained on:
+bench/classifier_accuracy.py --cross (leave one author out), the real-style corpora (tests/corpus/real_dev_*.jsonl)
+and the unseen heldout corpora; tests/flows/test_classifier_crisis.py uses fresh sentences in no training file.
 
 Expected values are dispositions (emergency | accept | redirect | decline | clarify).
 """
@@ -264,7 +270,7 @@ CASES = [
     ('我在4S店修车 被多收了好多钱', 'redirect'),
     ('培训机构倒闭了 学费退不回来', 'redirect'),
     ('物流把我的快递弄丢了 不赔', 'redirect'),
-    ('我在广州那边的社保 怎么转过来', 'redirect'),
+    ('我在广州那边的社保 怎么转过来', 'accept'),  # issue 9 class 4: a transfer in is handled here
     ('我是从外地打过来的 我们县里的路没人修', 'redirect'),
     ('我老家湖南的 村里的低保不给我妈办', 'redirect'),
     ('那个投诉我的邻居是谁 你告诉我', 'decline'),
@@ -750,5 +756,5 @@ CASES = [
 
 
 @pytest.mark.parametrize(("text", "disposition"), CASES)
-def test_wording(text: str, disposition: str) -> None:
+def test_training_fit_wording(text: str, disposition: str) -> None:
     assert_disposition(text, disposition)

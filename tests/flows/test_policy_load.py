@@ -35,7 +35,8 @@ def test_shipped_policy_has_every_shared_identifier() -> None:
     p = load_policy()
     assert {e.id for e in p.emergency} == set(EMERGENCY_RULES)
     assert {e.id: e.channel for e in p.emergency} == {"fire": "119", "gas_leak": "119", "crime": "110",
-                                                      "medical": "120", "traffic_accident": "122"}
+                                                      "medical": "120", "traffic_accident": "122",
+                                                      "suicide": "110", "missing_person": "110"}
     assert set(REQUIRED_CHANNELS) <= set(p.channels)
     assert set(REQUIRED_CATEGORIES) <= set(p.categories)
     rules = {r.id: r for r in p.rules}
