@@ -125,3 +125,49 @@ def test_desk_reconnects_and_replays_missed_pop(make_handoff: Callable[..., Any]
     with caplog.at_level("INFO", logger="bridge.web"):
         asyncio.run(go())
     assert "reconnected after event" in caplog.text and "replaying 1" in caplog.text  # Last-Event-ID was sent
+
+
+def test_desk_session_cookie_csrf_and_expiry(make_handoff: Callable[..., Any]) -> None:
+    """Under the desk's CSP (violations fail the test): the session is an HttpOnly cookie the page cannot read, a
+    change goes through with the CSRF token, a request without it is refused; once the session is idle too long the
+    next click shows the login again."""
+    pw_api = pytest.importorskip("playwright.async_api")
+    h = make_handoff()
+
+    async def go() -> None:
+        await h.start()
+        srv = start_desk(h, reactor_for_loop(), port=0)
+        base = f"http://127.0.0.1:{srv.port}"
+        try:
+            async with pw_api.async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                page = await browser.new_page()
+                console: list[str] = []
+                page.on("console", lambda m: console.append(m.text))
+                await page.goto(f"{base}/desk/")
+                await page.fill("#agent-id", "a1001")
+                await page.fill("#password", "pw-1001")
+                await page.click("#login-form button[type=submit]")
+                await page.wait_for_selector("#conn.on")
+                assert "hotline_desk" not in await page.evaluate("document.cookie")  # HttpOnly
+                assert "token" not in " ".join(await page.evaluate("Object.keys(sessionStorage)"))
+                await page.click("#btn-available")
+                await wait_js(page, "document.getElementById('presence').textContent === '空闲'")
+                # the same request from the page's context without the CSRF header: refused
+                status = await page.evaluate("""fetch('/api/presence', {method: 'POST', headers:
+                    {'content-type': 'application/json'}, body: '{"presence": "away"}'}).then(r => r.status)""")
+                assert status == 403 and (await h.agents.snapshot())["a1001"].presence == "available"
+                # idle too long: the next action gets 401 and the login shows
+                real = srv.root.api.signer.clock
+                srv.root.api.signer.clock = lambda: real() + h.cfg.desk.session_idle_s + 5
+                await page.click("#btn-away")
+                await page.wait_for_selector("#login-form", state="visible")
+                assert await page.is_hidden("#desk")
+                assert "登录已过期" in (await page.text_content("#msg") or "")
+                assert (await h.agents.snapshot())["a1001"].presence == "available"
+                assert not [m for m in console if "Content Security Policy" in m], console
+                await browser.close()
+        finally:
+            await srv.stop()
+            await h.close()
+    asyncio.run(go())

@@ -19,7 +19,7 @@
     const r = await fetch(path, { method, credentials: "same-origin", headers: { "content-type": "application/json",
       "x-csrf-token": csrf || "" }, body: body === undefined ? undefined : JSON.stringify(body) });
     const data = await r.json().catch(() => ({ error: "响应无效" }));
-    if (r.status === 401) { logout(); msg("登录已过期，请重新登录"); }
+    if (r.status === 401) { logout(); throw new Error("登录已过期，请重新登录"); }
     if (!r.ok) {
       const details = (data.details || []).map((d) => d.field + ": " + d.message).join("；");
       throw new Error((data.error || r.status) + (details ? "（" + details + "）" : ""));
