@@ -69,12 +69,15 @@ class Api:
         self.signer = TokenSigner(d.token_secret, d.token_ttl_s, d.session_idle_s)
         self.guard = LoginGuard(d.lockout_failures, d.lockout_address_failures, d.lockout_window_s, d.lockout_s)
         self.roles = {a.id: a.role for a in handoff.cfg.agents}
+        self.revoked: dict[str, int] = {}  # session id → its absolute end (logged out in this process)
 
     # -- auth -----------------------------------------------------------------------------------------------------
     def principal(self, token: str | None) -> Principal:
         if not token:
             raise HttpError(401, "需要登录（Bearer 令牌）")
         s = self.signer.session(token)
+        if s is not None and s.sid in self.revoked:
+            raise HttpError(401, "令牌无效或已过期")
         if s is not None:
             return Principal("agent", s.agent_id, self.roles.get(s.agent_id, "agent"), s)
         p = platform_principal(token, self.h.cfg.desk.api_tokens)
@@ -124,6 +127,10 @@ class Api:
                      "idle_s": self.signer.idle_s, "expires_at": s.issued + self.signer.absolute_s}
 
     async def logout(self, p: Principal) -> Reply:
+        if p.session is not None:
+            now = self.signer.now()
+            self.revoked = {k: end for k, end in self.revoked.items() if end >= now}
+            self.revoked[p.session.sid] = p.session.issued + self.signer.absolute_s
         return 200, {"ok": True}
 
     async def locks(self, p: Principal) -> Reply:

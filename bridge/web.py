@@ -190,7 +190,10 @@ class Root(Resource):
             if route.changes_state and by_cookie and not hmac.compare_digest(
                     (request.getHeader("x-csrf-token") or "").encode(), self.api.signer.csrf(s).encode()):
                 raise HttpError(403, "CSRF 校验失败，请重新登录")
-            self.activity[s.sid] = self.api.signer.now()
+            now = self.api.signer.now()
+            if len(self.activity) > 10_000:
+                self.activity = {k: t for k, t in self.activity.items() if now - t <= self.api.signer.idle_s}
+            self.activity[s.sid] = now
             fresh = self.api.signer.issue(s.agent_id, s)  # sliding idle expiry
             if by_cookie:
                 self._set_session_cookie(request, None if path == "/api/logout" else fresh)

@@ -250,6 +250,7 @@ def test_csrf_cookie_attributes_origin_and_bearer(make_handoff: Callable[..., An
             # logout drops the cookie
             r = await call(base, "POST", "/api/logout", cookie=cookie, csrf=csrf)
             assert r.status == 200 and r.cookie() == ""
+            assert (await call(base, "GET", "/api/me", cookie=cookie)).status == 401  # and the session is revoked
         finally:
             await srv.stop()
             await h.close()
@@ -355,12 +356,18 @@ def matrix_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 
     srv, order_no = on_loop(setup())
     base = f"http://127.0.0.1:{srv.port}"
-    creds: dict[str, dict[str, str]] = {"anonymous": {}, P: {"token": PLATFORM}}
-    for agent_id, role in (("a1001", A), ("a1002", S), ("a1003", O)):
+
+    def login(who: str) -> dict[str, str]:
+        if who in ("anonymous", P):
+            return {} if who == "anonymous" else {"token": PLATFORM}
+        agent_id = {A: "a1001", S: "a1002", O: "a1003"}[who]
         r = http(base, "POST", "/api/login", {"agent_id": agent_id, "password": f"pw-{agent_id}"})
-        assert r.status == 200 and r.body["agent"]["role"] == role
-        creds[role] = {"cookie": r.cookie() or "", "csrf": r.body["csrf"]}
-    yield {"port": srv.port, "creds": creds, "params": {"order_no": order_no, "kind": "user", "key": "nobody"}}
+        assert r.status == 200 and r.body["agent"]["role"] == who
+        return {"cookie": r.cookie() or "", "csrf": r.body["csrf"]}
+
+    creds = {who: login(who) for who in WHO}
+    yield {"port": srv.port, "creds": creds, "login": login,
+           "params": {"order_no": order_no, "kind": "user", "key": "nobody"}}
 
     async def teardown() -> None:
         await srv.stop()
@@ -392,7 +399,8 @@ def raw_status(port: int, method: str, path: str, headers: dict[str, str], body:
 def test_every_endpoint_every_role(matrix_server: dict[str, Any], route: Any, who: str) -> None:
     allowed = who in EXPECTED[(route.method, route.path)]  # KeyError: a new endpoint has no rule here
     path = route.path.format(**matrix_server["params"])
-    c = matrix_server["creds"][who]
+    # logout revokes its session: a session of its own
+    c = matrix_server["login"](who) if route.path == "/api/logout" else matrix_server["creds"][who]
     headers = {"content-type": "application/json"}
     if "token" in c:
         headers["authorization"] = f"Bearer {c['token']}"
