@@ -515,3 +515,28 @@ def test_desk_serve_on_shipped_config_one_line(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_login_guard_window_and_signer_tamper() -> None:
+    from bridge.auth import LoginGuard, TokenSigner
+
+    g = LoginGuard(user_limit=3, address_limit=50, window_s=100, lock_s=30)
+    assert g.failed("a", "1.2.3.4", 0) == [] and g.failed("a", "1.2.3.4", 50) == []
+    assert g.failed("a", "1.2.3.4", 120) == []  # the first failure is out of the window: 2 counted
+    assert g.retry_after("a", "1.2.3.4", 120) is None
+    assert g.failed("a", "1.2.3.4", 121) == [("user", "a")]
+    assert g.retry_after("a", "9.9.9.9", 121) == 30 and g.retry_after("b", "1.2.3.4", 121) is None
+    assert g.retry_after("a", "1.2.3.4", 151.5) is None
+    t = [1000.0]
+    s = TokenSigner("k", absolute_s=60, idle_s=10, clock=lambda: t[0])
+    tok = s.issue("a1001")
+    sess = s.session(tok)
+    assert sess is not None and s.verify(tok) == "a1001"
+    _p64, sig = tok.split(".")
+    import base64
+
+    forged = base64.urlsafe_b64encode(b"a1002|" + sess.sid.encode() + b"|1000|1000").decode().rstrip("=")
+    assert s.session(f"{forged}.{sig}") is None and TokenSigner("other", 60).session(tok) is None
+    assert s.csrf(sess) != s.csrf(s.session(s.issue("a1001")) or sess)  # per session
+    t[0] += 11
+    assert s.session(tok) is None
