@@ -70,7 +70,9 @@ case "$mode" in
   run)
     apt_ensure "${RUN_DEBS[@]}"
     venv_ensure run
-    exec .venv/bin/hotline serve "$@"
+    # first run on the embedded defaults: the demo logins of config/bridge.yaml are accepted (the desk warns);
+    # production starts `hotline serve` itself and is refused until they are changed (HOTLINE_DEMO=0 here too)
+    HOTLINE_DEMO="${HOTLINE_DEMO:-1}" exec .venv/bin/hotline serve "$@"
     ;;
   test)
     apt_ensure "${RUN_DEBS[@]}" "${TEST_DEBS[@]}"

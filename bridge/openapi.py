@@ -37,7 +37,10 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "12345 热线工单接口", "version": "1.0.0",
-                 "description": "工单查询、状态更新、回访结果。坐席令牌只能访问本人工单；平台令牌可访问全部。"},
+                 "description": "工单查询、状态更新、回访结果。坐席只能访问本人工单；班长与平台令牌可访问全部；"
+                                "运维只管理登录锁定。坐席会话为 Cookie（HttpOnly, SameSite=Strict），修改类请求须带 "
+                                "X-CSRF-Token（登录返回的 csrf）；Bearer 令牌无需。"
+                                "各接口允许的角色见 bridge.rest.ROUTES。"},
         "components": {"schemas": schemas,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
@@ -46,7 +49,28 @@ def openapi_document() -> dict[str, Any]:
                 "application/json": {"schema": {"type": "object", "properties": {
                     "agent_id": {"type": "string"}, "password": {"type": "string"}},
                     "required": ["agent_id", "password"]}}}},
-                "responses": {"200": {"description": "令牌"}, "400": _ERR, "401": _ERR}}},
+                "responses": {"200": {"description": "{token, csrf, agent{id, name, role}}，并设会话 Cookie"},
+                              "400": _ERR,
+                              "401": {**_ERR, "description": "工号或密码错误（锁定时同样，另带 Retry-After）"}}}},
+            "/api/openapi.json": {"get": {"summary": "本文档", "security": [],
+                                          "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/api/logout": {"post": {"summary": "坐席退出（清除会话 Cookie）",
+                                     "responses": {"200": {"description": "{ok}"}, "401": _ERR, "403": _ERR}}},
+            "/api/me": {"get": {"summary": "当前身份、角色与坐席状态",
+                                "responses": {"200": {"description": "{kind, role, id, presence, state}"},
+                                              "401": _ERR}}},
+            "/api/presence": {"post": {"summary": "示闲/示忙（坐席、班长）", "requestBody": {"content": {
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "presence": {"enum": ["available", "away", "offline"]}}, "required": ["presence"]}}}},
+                "responses": {"200": {"description": "{agent_id, presence}"}, **_STD}}},
+            "/api/security/locks": {"get": {"summary": "登录锁定列表（运维）",
+                                            "responses": {"200": {"description": "{locks}"}, **_STD}}},
+            "/api/security/locks/{kind}/{key}": {"delete": {
+                "summary": "解除登录锁定（运维；kind: user / address）",
+                "parameters": [
+                    {"name": "kind", "in": "path", "required": True, "schema": {"enum": ["user", "address"]}},
+                    {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "{unlocked}"}, **_STD}}},
             "/api/orders": {"get": {"summary": "工单列表", "parameters": q,
                                     "responses": {"200": {"description": "{orders, count}"}, **_STD}}},
             "/api/orders/{order_no}": {

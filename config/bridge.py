@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -14,6 +15,9 @@ class AgentConfig(BaseModel):
     aor: str | None = None
     skills: list[str] = Field(default_factory=list)
     password_hash: str | None = None  # "scrypt$n$r$p$salt_hex$hash_hex" (see bridge.auth.hash_password)
+    # desk role: agent (own orders), supervisor (all orders), operator (login lock-outs, no order content);
+    # agents known only to the database (`hotline agents passwd`) are agents
+    role: Literal["agent", "supervisor", "operator"] = "agent"
 
 
 class DeadlineRule(BaseModel):
@@ -54,7 +58,16 @@ class DeskConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8345, ge=0, le=65535)
     token_secret: str = "change-me-hotline-desk-secret"
-    token_ttl_s: int = 12 * 3600
+    token_ttl_s: int = Field(default=12 * 3600, gt=0)  # absolute session lifetime from login
+    session_idle_s: int = Field(default=2 * 3600, gt=0)  # session ends after this long without a desk request
+    cookie_secure: bool = False  # mark the session cookie Secure (desk served over HTTPS, e.g. behind a proxy)
+    lockout_failures: int = Field(default=5, ge=1)  # failed logins of one agent id within the window → lock
+    lockout_address_failures: int = Field(default=20, ge=1)  # failed logins from one source address → lock
+    lockout_window_s: float = Field(default=900.0, gt=0)
+    lockout_s: float = Field(default=900.0, gt=0)  # how long a lock lasts (Retry-After)
+    # the desk refuses to start while the demo passwords / token secret / platform token of config/bridge.yaml
+    # are in effect, unless this is true (or the environment has HOTLINE_DEMO=1, as `./install.sh run` sets)
+    demo: bool = False
     api_tokens: dict[str, str] = Field(default_factory=dict)  # name → sha256 hex of the bearer token (platform)
     sse_replay: int = Field(default=200, ge=1)
 

@@ -12,3 +12,5 @@ if str(ROOT) not in sys.path:
 
 PG_URL = os.environ.get("HOTLINE_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# tests start `hotline serve` / the desk on the demo config, as `./install.sh run` does (bridge.web.check_demo)
+os.environ.setdefault("HOTLINE_DEMO", "1")

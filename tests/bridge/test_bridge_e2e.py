@@ -26,6 +26,16 @@ pytestmark = [pytest.mark.peers, pytest.mark.browser,
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 
 
+def wait_js(page: Any, expression: str, timeout: int = 5000) -> None:
+    """Poll ``expression`` with page.evaluate (wait_for_function evaluates strings with eval, which the desk's
+    Content-Security-Policy forbids)."""
+    end = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {expression}")
+        time.sleep(0.05)
+
+
 def loud_freqs(path: Path) -> list[tuple[float, int]]:
     from tests.ivr.peers.harness import dominant_frequency, read_wav
 
@@ -98,7 +108,7 @@ def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_
             page.click("#login-form button[type=submit]")
             page.wait_for_selector("#conn.on")
             page.click("#btn-available")  # the agent makes themself available on the desk
-            page.wait_for_function("document.getElementById('presence').textContent === '空闲'")
+            wait_js(page, "document.getElementById('presence').textContent === '空闲'")
             page.evaluate("""() => { window.__shown = 0; new MutationObserver(() => {
                 if (!window.__shown && document.getElementById('order-no').textContent) {
                   window.__shown = Date.now(); }
@@ -119,7 +129,7 @@ def test_keypad_call_order_whisper_desk_bridge(tmp_path: Path, peers: Any, make_
                        what="the confirmation question")
             time.sleep(0.3)
             caller.press("1")
-            page.wait_for_function("window.__shown > 0", timeout=30000)
+            wait_js(page, "window.__shown > 0", timeout=30000)
             shown_ms = page.evaluate("window.__shown")
             order_no = page.text_content("#order-no")
             wait_until(lambda: "bridge" in marks, 30, what="the bridge")

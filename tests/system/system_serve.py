@@ -33,6 +33,7 @@ def serve_env(workdir: Path, cache_dir: Path, **extra: str) -> dict[str, str]:
         HOTLINE_ASR__MODEL_PATH=str(workdir / "no-model"),  # missing on purpose: keypad (DTMF) mode
         HOTLINE_IVR__RTP_PORT_MIN="30000",
         HOTLINE_IVR__RTP_PORT_MAX="39999",
+        HOTLINE_DEMO="1",  # the demo credentials of config/bridge.yaml, as `./install.sh run` (bridge.web.check_demo)
     )
     env.update(extra)
     return env

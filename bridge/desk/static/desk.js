@@ -1,12 +1,14 @@
 "use strict";
 // 12345 坐席工作台: login, live screen pops over SSE (EventSource reconnects and resends Last-Event-ID),
-// order editing (every save is audited on the server), 直办 marking.
+// order editing (every save is audited on the server), 直办 marking.  The session is an HttpOnly SameSite=Strict
+// cookie; every state-changing request carries the session's CSRF token (X-CSRF-Token).  An expired session
+// answers 401 and the login shows again.
 (function () {
   const $ = (id) => document.getElementById(id);
   const URG = { normal: "一般", urgent: "紧急", emergency: "特急" };
   const STATUS = { new: "新建", assigned: "已分配", in_progress: "办理中", handled_directly: "直办办结",
     dispatched: "已转办", callback_pending: "待回拨", closed: "已办结", abandoned: "来电放弃" };
-  let token = sessionStorage.getItem("desk.token");
+  let csrf = sessionStorage.getItem("desk.csrf");
   let agent = JSON.parse(sessionStorage.getItem("desk.agent") || "null");
   let current = null;
   let es = null;
@@ -14,10 +16,10 @@
   function msg(text, ok) { const m = $("msg"); m.textContent = text; m.className = ok ? "ok" : "err"; }
 
   async function api(method, path, body) {
-    const r = await fetch(path, { method, headers: { "content-type": "application/json",
-      authorization: "Bearer " + token }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(path, { method, credentials: "same-origin", headers: { "content-type": "application/json",
+      "x-csrf-token": csrf || "" }, body: body === undefined ? undefined : JSON.stringify(body) });
     const data = await r.json().catch(() => ({ error: "响应无效" }));
-    if (r.status === 401) { logout(); }
+    if (r.status === 401) { logout(); throw new Error("登录已过期，请重新登录"); }
     if (!r.ok) {
       const details = (data.details || []).map((d) => d.field + ": " + d.message).join("；");
       throw new Error((data.error || r.status) + (details ? "（" + details + "）" : ""));
@@ -67,9 +69,12 @@
 
   function connect() {
     if (es) es.close();
-    es = new EventSource("/api/events?token=" + encodeURIComponent(token));
+    es = new EventSource("/api/events");
     es.onopen = () => { $("conn").textContent = "实时连接正常"; $("conn").className = "on"; };
-    es.onerror = () => { $("conn").textContent = "连接中断，正在重连…"; $("conn").className = "off"; };
+    es.onerror = () => {
+      $("conn").textContent = "连接中断，正在重连…"; $("conn").className = "off";
+      if (es && es.readyState === EventSource.CLOSED) refreshMe();  // refused (401: session over) → login
+    };
     es.addEventListener("pop", (e) => { window.deskLastEventId = e.lastEventId; show(JSON.parse(e.data)); msg("新来电工单已弹屏", true); });
     es.addEventListener("order", (e) => {
       window.deskLastEventId = e.lastEventId;
@@ -80,7 +85,10 @@
   }
 
   async function refreshMe() {
-    try { const me = await api("GET", "/api/me"); $("presence").textContent = me.presence === "available" ? "空闲" : "忙碌/离线"; }
+    try {
+      const me = await api("GET", "/api/me"); $("presence").textContent = me.presence === "available" ? "空闲" : "忙碌/离线";
+      if (es && es.readyState === EventSource.CLOSED && me.role !== "operator") setTimeout(connect, 3000);
+    }
     catch (e) { /* shown on next action */ }
   }
 
@@ -91,7 +99,7 @@
   }
 
   function logout() {
-    if (es) es.close(); es = null; token = null; sessionStorage.clear();
+    if (es) es.close(); es = null; csrf = null; sessionStorage.clear();
     $("login").hidden = false; $("desk").hidden = true; $("presence-box").hidden = true; $("logout").hidden = true;
     $("conn").textContent = "未连接"; $("conn").className = "off";
   }
@@ -103,8 +111,8 @@
         body: JSON.stringify({ agent_id: $("agent-id").value.trim(), password: $("password").value }) });
       const d = await r.json();
       if (!r.ok) throw new Error(d.error || "登录失败");
-      token = d.token; agent = d.agent;
-      sessionStorage.setItem("desk.token", token); sessionStorage.setItem("desk.agent", JSON.stringify(agent));
+      csrf = d.csrf; agent = d.agent;
+      sessionStorage.setItem("desk.csrf", csrf); sessionStorage.setItem("desk.agent", JSON.stringify(agent));
       enter();
     } catch (e) { msg(e.message); }
   });
@@ -132,7 +140,7 @@
 
   $("btn-available").addEventListener("click", async () => { try { await api("POST", "/api/presence", { presence: "available" }); refreshMe(); } catch (e) { msg(e.message); } });
   $("btn-away").addEventListener("click", async () => { try { await api("POST", "/api/presence", { presence: "away" }); refreshMe(); } catch (e) { msg(e.message); } });
-  $("logout").addEventListener("click", logout);
+  $("logout").addEventListener("click", async () => { try { await api("POST", "/api/logout"); } catch (e) { /* gone */ } logout(); });
 
-  if (token) enter();
+  if (csrf) enter();
 })();
