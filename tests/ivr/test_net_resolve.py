@@ -16,6 +16,7 @@ import pytest
 
 from config.ivr import DnsSettings, IvrConfig, UpstreamRegistration
 from ivr.app import Call, DialFailed, HangupEvent
+from ivr.clock import VirtualClock
 from ivr.engine.engine import Engine
 from ivr.net.resolve import SipResolver
 from ivr.sip import Request, make_response, parse_message
@@ -31,21 +32,14 @@ def server() -> Iterator[LoopbackDns]:
     srv.stop()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def ep(port: int, transport: str = "udp", host: str = "127.0.0.1") -> Endpoint:
     return Endpoint("tcp" if transport == "tcp" else "udp", host, port)
 
 
 def test_naptr_srv_a_through_the_real_resolver_and_cache(server: LoopbackDns, dns_spy: DnsSpy) -> None:
-    clock = Clock()
-    resolver = SipResolver([server.address], clock=clock)
+    clock = VirtualClock()
+    resolver = SipResolver([server.address], clock=clock.now)
 
     async def main() -> tuple[list[Endpoint], list[Endpoint]]:
         first = await resolver.targets("sip:agent@pbx.example.test")
@@ -68,14 +62,14 @@ def test_naptr_srv_a_through_the_real_resolver_and_cache(server: LoopbackDns, dn
 
 
 def test_ttl_expiry_asks_again_and_sees_the_change(server: LoopbackDns, dns_spy: DnsSpy) -> None:
-    clock = Clock()
-    resolver = SipResolver([server.address], clock=clock, negative_ttl=100)
+    clock = VirtualClock()
+    resolver = SipResolver([server.address], clock=clock.now, negative_ttl=100)
     assert asyncio.run(resolver.targets("sip:x@short.example.test:5090")) == [ep(5090, host="127.0.0.2")]
     server.replace_zone(zone().replace("short 2 IN A 127.0.0.2", "short 2 IN A 127.0.0.3"))
-    clock.now = 1.9
+    clock.advance_to(1.9)
     assert asyncio.run(resolver.targets("sip:x@short.example.test:5090")) == [ep(5090, host="127.0.0.2")]
     assert server.asked("A") == ["short.example.test A"]
-    clock.now = 2.0  # the record's TTL (2 s) is over
+    clock.advance_to(2.0)  # the record's TTL (2 s) is over
     assert asyncio.run(resolver.targets("sip:x@short.example.test:5090")) == [ep(5090, host="127.0.0.3")]
     assert server.asked("A") == ["short.example.test A", "short.example.test A"]
     dns_spy.check_loopback_only(server.port)
@@ -267,8 +261,8 @@ def test_an_upstream_registrar_by_name_is_resolved_and_resolved_again(dns_spy: D
             srv = LoopbackDns(zone(dead=p1, live=p2), "example.test.").start()
             upstream = UpstreamRegistration(enabled=True, registrar="sip:pbx.example.test", password="pw")
             ivr = Engine(loopback_config(srv.port, upstream=upstream))
-            clock = Clock()
-            ivr.resolver.cache.clock = clock
+            clock = VirtualClock()
+            ivr.resolver.cache.clock = clock.now
             try:
                 await ivr.start()
                 assert ivr.upstream is not None
@@ -278,7 +272,7 @@ def test_an_upstream_registrar_by_name_is_resolved_and_resolved_again(dns_spy: D
                 srv.replace_zone(zone(dead=p2, live=p1))  # the PBX operator swaps the priorities
                 await ivr.refresh_upstream_targets()
                 assert ivr.upstream.targets == [ep(p1), ep(p2)]  # the TTL (60 s) still runs: from the cache
-                clock.now = 60.0
+                clock.advance_to(60.0)
                 await ivr.refresh_upstream_targets()
                 assert ivr.upstream.targets == [ep(p2), ep(p1)] and ivr.upstream.dest == ep(p2)
             finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ivr.clock import VirtualClock
 from ivr.sip.resolve import (
     Address,
     DnsCache,
@@ -34,17 +35,10 @@ class Dns:
         return list(self.zone.get((query.name, query.rdtype), [])), self.ttl
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def resolve(uri: str, dns: Dns, cache: DnsCache | None = None, random: float = 0.0,
             supported: tuple[str, ...] = ("udp", "tcp")) -> list[Target]:
-    return run_cached(procedure(uri, supported, lambda: random), cache or DnsCache(Clock()), dns)
+    return run_cached(procedure(uri, supported, lambda: random), cache or DnsCache(VirtualClock().now), dns)
 
 
 FULL: Zone = {
@@ -168,29 +162,29 @@ def test_failover_order_is_srv_priority_then_each_targets_addresses() -> None:
 
 
 def test_answers_are_cached_until_their_ttl_on_the_virtual_clock() -> None:
-    clock = Clock()
-    cache = DnsCache(clock, negative_ttl=100.0)  # the empty AAAA answers outlive the positive ones here
+    clock = VirtualClock()
+    cache = DnsCache(clock.now, negative_ttl=100.0)  # the empty AAAA answers outlive the positive ones here
     dns = Dns(FULL, ttl=60.0)
     first = resolve("sip:agent@example.test;transport=udp", dns, cache)
     asked = len(dns.asked)
-    clock.now = 59.0
+    clock.advance_to(59.0)
     assert resolve("sip:agent@example.test;transport=udp", dns, cache) == first
     assert len(dns.asked) == asked  # all from the cache
-    clock.now = 59.9
+    clock.advance_to(59.9)
     dns.zone = {**FULL, ("a.example.test", "A"): [Address("127.0.0.99")]}
     assert resolve("sip:agent@example.test;transport=udp", dns, cache) == first
-    clock.now = 60.0  # expired: asked again, the new address is seen
+    clock.advance_to(60.0)  # expired: asked again, the new address is seen
     assert resolve("sip:agent@example.test;transport=udp", dns, cache) == [Target("udp", "127.0.0.99", 5060)]
     assert len(dns.asked) > asked
 
 
 def test_negative_answers_expire_after_negative_ttl() -> None:
-    clock = Clock()
-    cache = DnsCache(clock, negative_ttl=5.0)
+    clock = VirtualClock()
+    cache = DnsCache(clock.now, negative_ttl=5.0)
     dns = Dns({})
     assert resolve("sip:agent@late.test:5060", dns, cache) == []
     dns.zone = {("late.test", "A"): [Address("127.0.0.4")]}
-    clock.now = 4.9
+    clock.advance_to(4.9)
     assert resolve("sip:agent@late.test:5060", dns, cache) == []
-    clock.now = 5.0
+    clock.advance_to(5.0)
     assert resolve("sip:agent@late.test:5060", dns, cache) == [Target("udp", "127.0.0.4", 5060)]
