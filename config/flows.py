@@ -18,6 +18,8 @@ class FlowsConfig(BaseModel):
     confirm_emergency_below: float = Field(default=0.75, ge=0.0, le=1.0)  # confirm an emergency under this
     split_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)  # weaker second readings are no split
     agent_queue: str = "default"
+    # an emergency the classifier gives no routable channel goes here (confirmed first); 12345-110 linkage
+    default_emergency_channel: str = Field(default="110", min_length=1)
     max_call_seconds: float = Field(default=1800.0, gt=0)  # a call still in the flow after this goes to an agent
     dependency_timeout: float = Field(default=15.0, gt=0)  # order write / transfer start limit; slow-prompt warning
     render_timeout: float = Field(default=90.0, gt=0)  # a prompt's synthesis may take this long before the error path

@@ -120,6 +120,9 @@ class Context:
     routes: Mapping[str, ChannelRoute] = field(default_factory=dict)
     confirm_emergency_below: float = 0.75  # classifier confidence under which an emergency is confirmed first
     agent_queue: str = "default"
+    # an emergency whose channel has no route (none named, or an id the routes do not know) goes here, confirmed
+    # first: it is never dropped and never reaches a transfer without a target
+    default_emergency_channel: str = "110"
     split_min_confidence: float = 0.5  # a secondary (split-case) classification below this is ignored
     limits: Limits = Limits()
     policy_version: str = ""  # the scope policy the classifier and routes come from (flows.registry)
@@ -313,6 +316,10 @@ def _classify(state: State, node: Node) -> tuple[State, str]:
     channel = result.channel or ""
     route = state.ctx.routes.get(channel)
     confirm = result.confirm if result.confirm is not None else result.confidence < state.ctx.confirm_emergency_below
+    if result.disposition == "emergency" and (route is None or not route.target):
+        channel = state.ctx.default_emergency_channel  # a guessed channel: the caller confirms before the transfer
+        route = state.ctx.routes.get(channel)
+        confirm = True
     clarify_count = int(state.vars.get("clarify_count", "0") or 0) + (result.disposition == "clarify")
     variables = {
         **state.vars,
@@ -342,6 +349,10 @@ def _classify(state: State, node: Node) -> tuple[State, str]:
 
 def _start_transfer(state: State, node: Node, actions: list[Action]) -> Result:
     target = fill(node.target, state.vars, "") if node.target else state.ctx.agent_queue
+    if not target.strip():  # a template filled with nothing (e.g. "{channel_target}"): the transfer failed
+        variables = {**state.vars, "transfer_outcome": "no_target"}
+        following = node.on_fail or node.next or state.flow.on_error or ""
+        return _enter(replace(state, vars=variables), following, actions)
     draft = build_draft(state.vars, state.transcript, call_id=state.call_id, caller=state.caller,
                         flow_version=state.flow.version)
     return replace(state, phase="transfer"), [*actions, Transfer(node.kind, target, draft)]

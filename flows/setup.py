@@ -93,6 +93,7 @@ class ContextFactory:
         limits = Limits(conf.max_call_seconds, conf.render_timeout, min(conf.dependency_timeout, conf.render_timeout))
         return Context(flow=flow, classifier=classifier, routes=routes(conf, snapshot),
                        confirm_emergency_below=conf.confirm_emergency_below, agent_queue=conf.agent_queue,
+                       default_emergency_channel=conf.default_emergency_channel,
                        split_min_confidence=conf.split_min_confidence, limits=limits,
                        policy_version=snapshot.version if snapshot is not None else "")
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from flows.events import Digits, Hangup, NoInput, PromptDone, Recognized, Started
-from flows.loader import load_flow
+from flows.loader import load_flow, parse_flow
 from flows.runner import ChannelRoute, Context, new_call, step
 from flows.simulate import SimOptions, Simulator
-from tests.kit.classifier import FakeClassifier
+from tests.kit.classifier import FakeClassification, FakeClassifier
 
 HOTLINE = Path(__file__).resolve().parents[2] / "flows" / "definitions" / "hotline.yaml"
 EMERGENCY = {c: ChannelRoute(True, f"sip:{c}@psap") for c in ("110", "119", "120", "122")}
@@ -329,3 +329,33 @@ def test_the_hang_up_order_rule_is_declared_in_the_flow() -> None:
     sim.turn("路灯坏了")
     sim.turn("(hangup)")
     assert not sim.orders  # an accepted matter no longer qualifies under this flow's rule
+
+
+@pytest.mark.parametrize("channel", [None, "", "999"])
+def test_an_emergency_without_a_routable_channel_is_confirmed_then_reaches_the_default_channel(
+        channel: str | None) -> None:
+    """An emergency with no channel (or one no route knows) never plays ``emergency.`` nor transfers to nothing."""
+    table = {"家里有老人": FakeClassification("", "emergency", None, channel, "fire", 0.95, "求助")}
+    sim = Simulator(Context(load_flow(HOTLINE), FakeClassifier(table), EMERGENCY))
+    sim.start()
+    assert played(sim.turn("屋里只有十二度 家里有老人")) == ["emergency.confirm.110"]  # a guess: asked first
+    out = sim.turn("是的")
+    assert "play emergency.110 (no barge-in)" in "\n".join(out)
+    assert [t.target for t in sim.transfers] == ["sip:110@psap"]
+
+
+def test_a_transfer_whose_target_fills_empty_takes_its_on_fail_path_without_a_transfer() -> None:
+    flow = parse_flow("""\
+flow: tiny
+start: hello
+nodes:
+  hello: {type: say, prompt: greeting, next: out}
+  out: {type: transfer, kind: emergency, target: "{nowhere}", on_fail: failed}
+  failed: {type: say, prompt: transfer.failed, next: agent}
+  agent: {type: transfer, kind: agent, on_fail: bye}
+  bye: {type: hangup, prompt: goodbye}
+""", "tiny.yaml")
+    sim = Simulator(Context(flow, None))
+    sim.start()
+    assert played(sim.output)[:2] == ["greeting", "transfer.failed"]
+    assert [(t.kind, t.target) for t in sim.transfers] == [("agent", "default")]  # no emergency transfer to ""
