@@ -32,7 +32,31 @@ MISSING = [
     "我家孙女在菜市场门口走丢了 四岁 扎两个小辫子 穿红衣服",
     "我们小区门口有个小女孩一个人在哭 问她也说不清家在哪 找不到妈妈了",
     "婆婆糊涂好几年了 今天早上出门买早点 到现在联系不上 我们到处找了",
+    "我外孙今年八岁 下午去同学家写作业 说好五点回来 现在七点多了还没回家 同学家说他早走了 我们小区里都找遍了",
 ]
+
+# Signs of a stroke or of a fall the person cannot get up from, told without asking for an ambulance.
+MEDICAL_SIGNS = [
+    "我在公交站这边 旁边一个大爷刚才坐着坐着嘴巴歪了 跟他说话也说不清 手一直抖",
+    "我是住在六楼的 我家老头子刚刚在卫生间滑倒了 人是醒的 就是起不来 喊腰疼",
+]
+
+# The same words, no danger now: not emergencies.
+NOT_EMERGENCIES = [
+    "说起物业我就冒火 收了钱楼道灯坏了三个月都不修 我们是锦苑小区的",
+    "我孙子在那个培训机构报了名 交了三千块钱 现在机构跑路了 钱一直没退回来 找了街道也没人管",
+]
+
+
+@pytest.mark.parametrize("text", MEDICAL_SIGNS)
+def test_signs_of_a_stroke_or_a_fall_without_getting_up_are_medical_emergencies(clf: Classifier, text: str) -> None:
+    r = clf.classify(text)
+    assert (r.disposition, r.channel) == ("emergency", "120"), r
+
+
+@pytest.mark.parametrize("text", NOT_EMERGENCIES)
+def test_anger_and_a_child_named_in_an_ordinary_complaint_raise_no_alarm(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).disposition != "emergency"
 
 
 @pytest.mark.parametrize("text", SUICIDE)
