@@ -37,7 +37,7 @@ from ivr.engine.sipmsg import bare_uri, local_contact, uri_dest, user_of
 from ivr.engine.uac import new_uac
 from ivr.engine.upstream import UpstreamRegistrar
 from ivr.media import MediaBridge, MediaError, MediaSession, Pacer
-from ivr.net import NetStats, SipTransports, reactor_for_loop
+from ivr.net import NetStats, SipTransports, TlsOptions, reactor_for_loop
 from ivr.net.resolve import SipResolver
 from ivr.sip import Request, StreamFramer, new_call_id, new_tag
 from ivr.sip.address import Endpoint
@@ -65,6 +65,7 @@ class Engine:
         self.registrar = Registrar(self.config, binding_store)
         self.core = UaCore(TimerConfig(t1=t.t1, t2=t.t2, t4=t.t4), self.registrar)
         self.port = 0
+        self.tls_port = 0  # the TLS listener when transports has tls
         self.transports: SipTransports | None = None
         self.pacer: Pacer | None = None
         self.answer_delay = 0.0
@@ -134,11 +135,20 @@ class Engine:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self.pacer = Pacer(LoopClock(loop))
+        tc = self.config.tls
+        tls = TlsOptions(tc.cert_file, tc.key_file, tc.ca_file, tc.verify_server) if "tls" in self.config.transports \
+            else None
         self.transports = SipTransports(
-            reactor_for_loop(loop), self.on_message, StreamFramer, max_datagram=self.config.max_datagram
+            reactor_for_loop(loop), self.on_message, StreamFramer, max_datagram=self.config.max_datagram, tls=tls
         )
         self.transports.on_unreachable = self._unreachable
-        self.port = self.transports.listen(self.config.host, self.config.port, list(self.config.transports))
+        plain: list[str] = [t for t in self.config.transports if t != "tls"]
+        self.port = self.transports.listen(self.config.host, self.config.port, plain) if plain else 0
+        if tls is not None:
+            self.tls_port = self.transports.listen_tls(self.config.host, tc.port)
+            if not plain:
+                self.port = self.tls_port
+            log.info("SIP over TLS listening on %s:%d", self.config.host, self.tls_port)
         log.info("SIP listening on %s:%d (%s)", self.config.host, self.port, "/".join(self.config.transports))
         up = self.config.upstream
         if up.enabled:
@@ -326,7 +336,8 @@ class Engine:
         return Timers(t1=t.t1, t2=t.t2, t4=t.t4, answer_delay=self.answer_delay)
 
     def _contact(self, user: str, transport: str, host: str | None = None) -> str:
-        return local_contact(user, host or self.public_host, self.port, transport)
+        port = self.tls_port if transport == "tls" else self.port
+        return local_contact(user, host or self.public_host, port, transport)
 
     def _forget(self, call: EngineCall) -> None:
         call.media.close()
