@@ -50,6 +50,45 @@ class TlsSettings(BaseModel):
     verify_server: bool = True  # check the certificate (and its name or IP) of TLS servers the IVR calls
 
 
+SrtpMode = Literal["off", "offer", "required"]
+
+
+class SrtpSettings(BaseModel):
+    """SRTP with SDES keys (RFC 4568, AES_CM_128_HMAC_SHA1_80).
+
+    ``off``: plain RTP only (an offer of RTP/SAVP alone gets 488); ``offer``: SRTP when the peer offers it
+    (answered with our own key), plain RTP otherwise; ``required``: an offer without crypto gets 488 Not
+    Acceptable Here.
+    ``peers`` overrides ``mode`` per peer address (IP or CIDR)."""
+
+    mode: SrtpMode = "offer"
+    peers: dict[str, SrtpMode] = Field(default_factory=dict)
+
+    @field_validator("peers")
+    @classmethod
+    def _peer_cidrs(cls, value: dict[str, SrtpMode]) -> dict[str, SrtpMode]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"srtp.peers: {cidr!r} is not an address or CIDR") from exc
+        return value
+
+    def mode_for(self, host: str) -> SrtpMode:
+        """The mode for a peer at ``host`` (the most specific matching ``peers`` entry, else ``mode``)."""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return self.mode
+        best: tuple[int, SrtpMode] | None = None
+        for cidr, mode in self.peers.items():
+            network = ipaddress.ip_network(cidr, strict=False)
+            if address.version == network.version and address in network:
+                if best is None or network.prefixlen > best[0]:
+                    best = (network.prefixlen, mode)
+        return best[1] if best is not None else self.mode
+
+
 class Timers(BaseModel):
     """RFC 3261 timers (seconds) and call-level limits."""
 
@@ -104,6 +143,7 @@ class IvrConfig(BaseModel):
     guard: GuardConfig = Field(default_factory=GuardConfig)
     dns: DnsSettings = Field(default_factory=DnsSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
+    srtp: SrtpSettings = Field(default_factory=SrtpSettings)
 
     @model_validator(mode="before")
     @classmethod

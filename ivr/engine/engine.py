@@ -269,6 +269,10 @@ class Engine:
                     dtmf_payload_type=p.dtmf_payload_type,
                 )
                 call.media.set_direction(p.direction)
+                if p.srtp is not None:
+                    call.media.set_srtp(p.srtp.local, p.srtp.remote)
+                else:
+                    call.media.clear_srtp()
             except (MediaError, ValueError) as exc:
                 log.warning("call %s: media setup failed: %s", call.call_id, exc)
         elif isinstance(action, StopMedia):
@@ -305,7 +309,7 @@ class Engine:
             self.core.start_uas(
                 invite,
                 source,
-                local_media=self._local_media(media.port, self.host_toward(source.host)),
+                local_media=self._local_media(media.port, self.host_toward(source.host), source.host),
                 local_contact=self._contact(user_of(invite.uri), source.transport, self.host_toward(source.host)),
                 timers=self._timers(),
                 now=now,
@@ -327,9 +331,11 @@ class Engine:
         media.open()
         return media
 
-    def _local_media(self, port: int, host: str) -> LocalMedia:
+    def _local_media(self, port: int, host: str, peer: str) -> LocalMedia:
         codecs = tuple(c for c in self.config.codecs if c in MEDIA_CODECS) or MEDIA_CODECS
-        return LocalMedia(host, port, codecs, self.config.dtmf_payload_type, secrets.randbits(31))
+        srtp = self.config.srtp.mode_for(peer)
+        key = secrets.token_bytes(30) if srtp != "off" else b""
+        return LocalMedia(host, port, codecs, self.config.dtmf_payload_type, secrets.randbits(31), srtp, key)
 
     def _timers(self) -> Timers:
         t = self.config.timers
@@ -472,7 +478,7 @@ class Engine:
             from_uri=f"sip:{caller_id}@{self.public_host}",
             display=caller_id,
             local_contact=self._contact(caller_id, dest.transport, self.host_toward(dest.host)),
-            local_media=self._local_media(media.port, self.host_toward(dest.host)),
+            local_media=self._local_media(media.port, self.host_toward(dest.host), dest.host),
             local_tag=new_tag(),
             call_id=new_call_id(self.public_host),
             timers=self._timers(),

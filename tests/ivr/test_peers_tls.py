@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from config.ivr import DnsSettings, IvrConfig, TlsSettings
+from config.ivr import DnsSettings, IvrConfig, SrtpSettings, TlsSettings
 from ivr.app import DialFailed
 from tests.ivr.dnsserver import DnsSpy, LoopbackDns, dns_spy
 from tests.ivr.peers.fixtures import BaresipPool, Ivr
-from tests.ivr.peers.harness import LOOPBACK, wait_until
+from tests.ivr.peers.harness import LOOPBACK, analyse_tone, read_wav, wait_until
 from tests.ivr.tlscerts import Pki, make_pki
 
 __all__ = ["dns_spy"]  # the fixture, imported for pytest
@@ -190,3 +190,76 @@ def test_a_missing_certificate_file_stops_the_start_with_one_clear_error(tmp_pat
                                                             key_file=str(tmp_path / "none.key")))
     with pytest.raises(ValueError, match=r"cannot load tls\.cert_file"):
         server.start()
+
+
+@pytest.mark.peers
+@needs_baresip
+def test_baresip_srtp_over_tls_audio_both_ways_and_a_digit(ivr: Ivr, pki: Pki, baresips: BaresipPool) -> None:
+    """baresip with srtp.so and ;mediaenc=srtp-mand (RTP/SAVP, a=crypto) over TLS: the IVR answers with its own
+    key; its 440 Hz tone reaches baresip through SRTP, baresip's 1 kHz tone and an RFC 4733 digit reach the IVR."""
+    caller = baresips("srtpcaller", user="13800000032", extra_config=tls_baresip_config(pki) + "module srtp.so\n",
+                      extra_account=";transport=tls;mediaenc=srtp-mand")
+    caller.start(dial=f"sip:12345@127.0.0.1:{ivr.engine.tls_port};transport=tls", seconds=30)
+    caller.wait_log("Call established", timeout=15)
+    record = ivr.record(index=-1)
+    assert record.caller == "13800000032"
+    wait_until(lambda: record.audio_frames >= 100, 10, what="2 s of baresip's SRTP audio at the IVR")
+
+    def media_stats() -> dict[str, float | int]:
+        calls = [c for c in ivr.engine.calls.values() if c.call_id == record.call_id]
+        return calls[0].media.stats() if calls else {}
+
+    stats = ivr.runner.call(media_stats)
+    assert stats["srtp"] == 1 and stats["srtp_auth_failures"] == 0 and stats["received"] >= 100
+    caller.press("8")
+    wait_until(lambda: len(record.digits) >= 1, 10, what="an RFC 2833 digit over SRTP at the IVR")
+    assert record.digits == [("8", "rfc4733")]
+    time.sleep(1.0)
+    caller.hangup()
+    wait_until(lambda: record.hangup is not None, 10, what="baresip's BYE over TLS")
+    caller.stop()
+    loud = [r for r in record.audio_rms if r > 3000]
+    assert len(loud) >= 0.7 * len(record.audio_rms)  # baresip's 1 kHz tone, decrypted at the IVR
+    path = caller.recording("dec")
+    assert path is not None
+    samples, rate = read_wav(path)
+    report = analyse_tone(samples, rate)
+    assert abs(report.frequency - 440) < 5 and report.active_s > 2.0  # the IVR's tone, decrypted by baresip
+    assert "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)" in caller.log()
+
+
+@pytest.mark.peers
+@needs_baresip
+def test_srtp_required_refuses_a_plain_baresip_call_with_488(baresips: BaresipPool) -> None:
+    strict = Ivr(srtp=SrtpSettings(mode="required")).start()
+    try:
+        caller = baresips("plaincaller", user="13800000033")
+        caller.start(dial=strict.uri(), seconds=20)
+        caller.wait_log("488 Not Acceptable Here", timeout=10)
+        assert strict.records() == []
+    finally:
+        strict.stop()
+
+
+def test_engine_to_engine_srtp_required_over_tls(ivr: Ivr, pki: Pki) -> None:
+    """The calling engine requires SRTP: its INVITE offers RTP/SAVP with crypto, the IVR (mode offer) answers
+    with its own key; audio flows through SRTP both ways with no authentication failure."""
+    caller = Ivr(transports=["udp", "tls"], tls=tls_settings(pki), srtp=SrtpSettings(mode="required")).start()
+    try:
+        target = f"sip:12345@127.0.0.1:{ivr.engine.tls_port};transport=tls"
+        call = caller.runner.run(caller.engine.dial(target, caller_id="203", timeout=10))
+        record = ivr.record(index=-1)
+        assert record.caller == "203"
+        wait_until(lambda: record.audio_frames >= 25, 10, what="SRTP audio from the calling engine")
+
+        def stats(side: Ivr) -> dict[str, float | int]:
+            legs = list(side.engine.calls.values())
+            return legs[0].media.stats() if legs else {}
+
+        ours, theirs = caller.runner.call(lambda: stats(caller)), ivr.runner.call(lambda: stats(ivr))
+        for st in (ours, theirs):
+            assert st["srtp"] == 1 and st["srtp_auth_failures"] == 0 and st["received"] > 10
+        caller.runner.run(call.hangup())
+        wait_until(lambda: record.hangup is not None, 10, what="the BYE")
+    finally:
+        caller.stop()
