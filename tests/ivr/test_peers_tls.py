@@ -263,3 +263,23 @@ def test_engine_to_engine_srtp_required_over_tls(ivr: Ivr, pki: Pki) -> None:
         wait_until(lambda: record.hangup is not None, 10, what="the BYE")
     finally:
         caller.stop()
+
+
+@pytest.mark.peers
+@needs_baresip
+def test_ivr_hangs_up_a_tls_call_with_bye(ivr: Ivr, pki: Pki, baresips: BaresipPool) -> None:
+    """The IVR's BYE goes to baresip's Contact (;transport=tls, its TLS listener) over a new TLS connection and ends
+    the call there (baresip logs a received BYE as "session closed: Connection reset by peer", as over UDP); no
+    SIP datagram reaches the IVR during the call."""
+    caller = baresips("tlsbye", user="13800000034", extra_config=tls_baresip_config(pki),
+                      extra_account=";transport=tls")
+    datagrams = ivr.runner.call(lambda: ivr.engine.stats.datagrams_in)
+    caller.start(dial=f"sip:12345@127.0.0.1:{ivr.engine.tls_port};transport=tls", seconds=30)
+    caller.wait_log("Call established", timeout=15)
+    record = ivr.record(index=-1)
+    wait_until(lambda: record.audio_frames >= 25, 10, what="audio")
+    caller.press("0")  # the test app hangs up on 0
+    caller.wait_call_end()
+    assert record.hangup == ("local", False)
+    wait_until(lambda: ivr.live_calls() == 0, 5, what="the call to be gone from the engine")
+    assert ivr.runner.call(lambda: ivr.engine.stats.datagrams_in) == datagrams
