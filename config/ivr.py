@@ -40,6 +40,55 @@ class DnsSettings(BaseModel):
     failover_timeout: float = Field(default=4.0, gt=0)  # no answer at all from one target for this long: next one
 
 
+class TlsSettings(BaseModel):
+    """SIP over TLS (RFC 3261 §26.2, ``sips:``): on when ``tls`` is in ``transports``."""
+
+    port: int = Field(default=5061, ge=0, le=65535)  # the TLS listener; 0 = pick a free port
+    cert_file: str = ""  # PEM certificate (chain) the IVR presents
+    key_file: str = ""  # PEM private key of cert_file
+    ca_file: str = ""  # PEM CAs trusted for servers the IVR connects to; empty: the system's trust store
+    verify_server: bool = True  # check the certificate (and its name or IP) of TLS servers the IVR calls
+
+
+SrtpMode = Literal["off", "offer", "required"]
+
+
+class SrtpSettings(BaseModel):
+    """SRTP with SDES keys (RFC 4568, AES_CM_128_HMAC_SHA1_80).
+
+    ``off``: plain RTP only (an offer of RTP/SAVP alone gets 488); ``offer``: SRTP when the peer offers it
+    (answered with our own key), plain RTP otherwise; ``required``: an offer without crypto gets 488 Not
+    Acceptable Here.
+    ``peers`` overrides ``mode`` per peer address (IP or CIDR)."""
+
+    mode: SrtpMode = "offer"
+    peers: dict[str, SrtpMode] = Field(default_factory=dict)
+
+    @field_validator("peers")
+    @classmethod
+    def _peer_cidrs(cls, value: dict[str, SrtpMode]) -> dict[str, SrtpMode]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"srtp.peers: {cidr!r} is not an address or CIDR") from exc
+        return value
+
+    def mode_for(self, host: str) -> SrtpMode:
+        """The mode for a peer at ``host`` (the most specific matching ``peers`` entry, else ``mode``)."""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return self.mode
+        best: tuple[int, SrtpMode] | None = None
+        for cidr, mode in self.peers.items():
+            network = ipaddress.ip_network(cidr, strict=False)
+            if address.version == network.version and address in network:
+                if best is None or network.prefixlen > best[0]:
+                    best = (network.prefixlen, mode)
+        return best[1] if best is not None else self.mode
+
+
 class Timers(BaseModel):
     """RFC 3261 timers (seconds) and call-level limits."""
 
@@ -76,7 +125,7 @@ class GuardConfig(BaseModel):
 class IvrConfig(BaseModel):
     host: str = "0.0.0.0"  # listen address
     port: int = Field(default=5060, ge=0, le=65535)  # 0 = pick a free port
-    transports: list[Literal["udp", "tcp"]] = Field(default_factory=lambda: ["udp", "tcp"])  # type: ignore[arg-type]
+    transports: list[Literal["udp", "tcp", "tls"]] = Field(default_factory=lambda: ["udp", "tcp"])  # type: ignore[arg-type]
     advertised_host: str | None = None  # address put in Via/Contact/SDP; default: host, or 127.0.0.1 for 0.0.0.0
     rtp_port_min: int = Field(default=30000, ge=1024, le=65534)
     rtp_port_max: int = Field(default=39999, ge=1025, le=65535)
@@ -93,6 +142,8 @@ class IvrConfig(BaseModel):
     upstream: UpstreamRegistration = Field(default_factory=UpstreamRegistration)
     guard: GuardConfig = Field(default_factory=GuardConfig)
     dns: DnsSettings = Field(default_factory=DnsSettings)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    srtp: SrtpSettings = Field(default_factory=SrtpSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -115,6 +166,12 @@ class IvrConfig(BaseModel):
         if not value:
             raise ValueError("at least one transport is required")
         return value
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> IvrConfig:
+        if "tls" in self.transports and not (self.tls.cert_file and self.tls.key_file):
+            raise ValueError("transports has tls: set tls.cert_file and tls.key_file (PEM)")
+        return self
 
     @model_validator(mode="after")
     def _rtp_range(self) -> IvrConfig:

@@ -5,10 +5,18 @@ Codecs: PCMU/0, PCMA/8, G722/9 (RTP clock 8000 per RFC 3551) and telephone-event
 Offer/answer is pure (:func:`make_offer`, :func:`make_answer`, :func:`read_answer`: local capabilities + remote
 SDP in, SDP + :class:`Negotiated` out); :class:`SdpNegotiator` adds o= bookkeeping for a stateful caller, and
 the call engine's state machine keeps its own (``ivr.engine.negotiate``).
+
+SRTP by SDES (RFC 4568): ``a=crypto:<tag> AES_CM_128_HMAC_SHA1_80 inline:<base64 key||salt>`` on RTP/SAVP (or on
+RTP/AVP, "best effort" as some phones offer it).  ``LocalMedia.srtp`` is ``off`` (crypto ignored; RTP/SAVP
+refused), ``offer`` (SRTP when the offer has a usable crypto line, answered with ``srtp_key``) or ``required``
+(an offer without one raises :class:`SrtpRequired`, a 488; our offers are RTP/SAVP with crypto).  Crypto lines
+with an MKI, another suite or session parameters are skipped.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -23,6 +31,9 @@ STATIC_PAYLOADS: dict[int, tuple[str, int]] = {
     13: ("CN", 8000), 18: ("G729", 8000),
 }
 SUPPORTED = {"PCMU": 0, "PCMA": 8, "G722": 9}
+SRTP_SUITE = "AES_CM_128_HMAC_SHA1_80"
+SRTP_KEY_LENGTH = 30  # master key (16) + master salt (14)
+SrtpMode = Literal["off", "offer", "required"]
 
 
 class SdpError(ValueError):
@@ -31,6 +42,52 @@ class SdpError(ValueError):
 
 class NoCommonCodec(SdpError):
     """No audio codec in the offer matches ours: answer the INVITE with 488 Not Acceptable Here."""
+
+
+class SrtpRequired(NoCommonCodec):
+    """The SRTP sides do not match (required here but no usable crypto line, or RTP/SAVP offered while SRTP is
+    off): 488 Not Acceptable Here."""
+
+
+@dataclass(frozen=True)
+class Crypto:
+    """One ``a=crypto`` line we can use (RFC 4568 §9.1): tag, suite, the 30-byte master key || salt."""
+
+    tag: int
+    suite: str
+    key: bytes
+
+    def value(self) -> str:
+        return f"{self.tag} {self.suite} inline:{base64.b64encode(self.key).decode()}"
+
+
+def parse_crypto(value: str) -> Crypto | None:
+    """A usable ``a=crypto`` value (our suite, one inline key without MKI, no session parameters), else None."""
+    parts = value.split()
+    if len(parts) != 3 or not is_number(parts[0], 9) or parts[1].upper() != SRTP_SUITE:
+        return None
+    method, _, key_info = parts[2].partition(":")
+    if method.lower() != "inline":
+        return None
+    key_text, *params = key_info.split("|")
+    if any(":" in p for p in params) or len(params) > 1:  # an MKI (n:len), or more than a lifetime
+        return None
+    try:
+        key = base64.b64decode(key_text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(key) != SRTP_KEY_LENGTH:
+        return None
+    return Crypto(int(parts[0]), SRTP_SUITE, key)
+
+
+@dataclass(frozen=True)
+class SrtpKeys:
+    """The negotiated SRTP of a stream: ``local`` protects what we send, ``remote`` what the peer sends."""
+
+    local: bytes
+    remote: bytes
+    suite: str = SRTP_SUITE
 
 
 @dataclass(frozen=True)
@@ -226,6 +283,8 @@ class LocalMedia:
     telephone_event: bool = True
     telephone_event_pt: int = 101
     ptime: int = 20
+    srtp: SrtpMode = "off"
+    srtp_key: bytes = b""  # our master key || salt (30 bytes) when srtp is not off
 
 
 @dataclass(frozen=True)
@@ -244,6 +303,7 @@ class Negotiated:
     ptime: int
     direction: Direction
     remote_hold: bool
+    srtp: SrtpKeys | None = None
 
     @property
     def send(self) -> bool:
@@ -254,12 +314,31 @@ class Negotiated:
         return self.direction in ("sendrecv", "recvonly")
 
 
-def make_offer(local: LocalMedia, direction: Direction = "sendrecv") -> SessionDescription:
-    """An offer with all our codecs (initial INVITE, or re-INVITE: "sendonly" holds the peer); o= left default."""
+def make_offer(local: LocalMedia, direction: Direction = "sendrecv", *, secure: bool = False) -> SessionDescription:
+    """An offer with all our codecs (initial INVITE, or re-INVITE: "sendonly" holds the peer); o= left default.
+
+    RTP/SAVP with our crypto line when ``local.srtp`` is ``required`` or ``secure`` (a call whose SRTP is on)."""
     codecs = [Codec(SUPPORTED[name], name) for name in local.codecs if name in SUPPORTED]
     if local.telephone_event:
         codecs.append(Codec(local.telephone_event_pt, "telephone-event", 8000, "0-16"))
-    return SessionDescription(connection=local.address, media=[_audio(local, codecs, direction)])
+    crypto = Crypto(1, SRTP_SUITE, _our_key(local)) if local.srtp == "required" or secure else None
+    return SessionDescription(connection=local.address, media=[_audio(local, codecs, direction, crypto)])
+
+
+def _our_key(local: LocalMedia) -> bytes:
+    if len(local.srtp_key) != SRTP_KEY_LENGTH:
+        raise SdpError("SRTP needs a 30-byte srtp_key in LocalMedia")
+    return local.srtp_key
+
+
+def _offered_crypto(media: Media) -> Crypto | None:
+    """The first usable crypto line of an m= section (RFC 4568 §7.1.1: in the offerer's preference order)."""
+    for name, value in media.attributes:
+        if name == "crypto" and value:
+            crypto = parse_crypto(value)
+            if crypto is not None:
+                return crypto
+    return None
 
 
 def make_answer(
@@ -274,8 +353,15 @@ def make_answer(
     sdp = offer if isinstance(offer, SessionDescription) else parse_sdp(offer)
     answer = SessionDescription(connection=local.address)
     chosen: Negotiated | None = None
+    refused_for_srtp = False
     for media in sdp.media:
-        usable = media.kind == "audio" and media.proto.upper() in ("RTP/AVP", "RTP/AVPF") and media.port != 0
+        proto = media.proto.upper()
+        usable = media.kind == "audio" and proto in ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF") \
+            and media.port != 0
+        crypto = _offered_crypto(media) if usable and local.srtp != "off" else None
+        if usable and crypto is None and (local.srtp == "required" or "SAVP" in proto):
+            usable = False  # SRTP required but not offered, or RTP/SAVP without a crypto line we can use
+            refused_for_srtp = refused_for_srtp or media.kind == "audio"
         picked = _pick(media, local) if usable and chosen is None else None
         if picked is None:
             answer.media.append(Media(media.kind, 0, media.proto, media.formats[:1] or ["0"]))
@@ -286,10 +372,18 @@ def make_answer(
             raise SdpError("no connection address for audio")
         remote_dir = _remote_direction(sdp, media, address)
         ours = _combine(direction, _REVERSE[remote_dir])
+        ours_crypto = Crypto(crypto.tag, crypto.suite, _our_key(local)) if crypto is not None else None
+        keys = SrtpKeys(ours_crypto.key, crypto.key) if ours_crypto is not None and crypto is not None else None
         chosen = Negotiated(address, media.port, codec, dtmf.pt if dtmf else None, media.ptime or 20, ours,
-                            remote_dir in ("sendonly", "inactive"))
-        answer.media.append(_audio(local, [codec, *([dtmf] if dtmf else [])], ours))
+                            remote_dir in ("sendonly", "inactive"), keys)
+        answer_proto = "RTP/SAVP" if "SAVP" in proto else "RTP/AVP"  # crypto on RTP/AVP: answered the same way
+        answer.media.append(_audio(local, [codec, *([dtmf] if dtmf else [])], ours, ours_crypto, answer_proto))
     if chosen is None:
+        if refused_for_srtp:
+            raise SrtpRequired(
+                "SRTP is off here and the offer is RTP/SAVP only" if local.srtp == "off" else
+                "no usable a=crypto (AES_CM_128_HMAC_SHA1_80 inline key) in the offer"
+            )
         if any(m.kind == "audio" for m in sdp.media):
             raise NoCommonCodec("no common audio codec")
         raise SdpError("no audio stream in offer")
@@ -314,8 +408,12 @@ def read_answer(
             raise SdpError("no connection address for audio")
         remote_dir = _remote_direction(sdp, media, address)
         ours = _combine(offered_direction, _REVERSE[remote_dir])
+        crypto = _offered_crypto(media) if local.srtp != "off" else None
+        if crypto is None and local.srtp == "required":
+            raise SrtpRequired("SRTP required: the answer has no usable a=crypto")
+        keys = SrtpKeys(_our_key(local), crypto.key) if crypto is not None else None
         return Negotiated(address, media.port, codec, dtmf.pt if dtmf else None, media.ptime or 20, ours,
-                          remote_dir in ("sendonly", "inactive"))
+                          remote_dir in ("sendonly", "inactive"), keys)
     raise NoCommonCodec("answer rejected the audio stream")
 
 
@@ -358,14 +456,20 @@ class SdpNegotiator:
         return self.negotiated
 
 
-def _audio(local: LocalMedia, codecs: list[Codec], direction: Direction) -> Media:
+def _audio(
+    local: LocalMedia, codecs: list[Codec], direction: Direction, crypto: Crypto | None = None, proto: str = ""
+) -> Media:
+    """Our m=audio section: RTP/AVP, or with ``crypto`` the offer's proto (answers) or RTP/SAVP (offers)."""
     attributes: list[tuple[str, str | None]] = []
     for codec in codecs:
         attributes.append(("rtpmap", f"{codec.pt} {codec.name}/{codec.clock}"))
         if codec.fmtp:
             attributes.append(("fmtp", f"{codec.pt} {codec.fmtp}"))
     attributes += [("ptime", str(local.ptime)), (direction, None)]
-    return Media("audio", local.port, "RTP/AVP", [str(c.pt) for c in codecs], attributes=attributes)
+    if crypto is not None:
+        attributes.append(("crypto", crypto.value()))
+    proto = (proto or "RTP/SAVP") if crypto is not None else "RTP/AVP"
+    return Media("audio", local.port, proto, [str(c.pt) for c in codecs], attributes=attributes)
 
 
 def _remote_direction(sdp: SessionDescription, media: Media, address: str) -> str:

@@ -37,7 +37,7 @@ from ivr.engine.sipmsg import bare_uri, local_contact, uri_dest, user_of
 from ivr.engine.uac import new_uac
 from ivr.engine.upstream import UpstreamRegistrar
 from ivr.media import MediaBridge, MediaError, MediaSession, Pacer
-from ivr.net import NetStats, SipTransports, reactor_for_loop
+from ivr.net import NetStats, SipTransports, TlsOptions, reactor_for_loop
 from ivr.net.resolve import SipResolver
 from ivr.sip import Request, StreamFramer, new_call_id, new_tag
 from ivr.sip.address import Endpoint
@@ -65,6 +65,7 @@ class Engine:
         self.registrar = Registrar(self.config, binding_store)
         self.core = UaCore(TimerConfig(t1=t.t1, t2=t.t2, t4=t.t4), self.registrar)
         self.port = 0
+        self.tls_port = 0  # the TLS listener when transports has tls
         self.transports: SipTransports | None = None
         self.pacer: Pacer | None = None
         self.answer_delay = 0.0
@@ -134,11 +135,20 @@ class Engine:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self.pacer = Pacer(LoopClock(loop))
+        tc = self.config.tls
+        tls = TlsOptions(tc.cert_file, tc.key_file, tc.ca_file, tc.verify_server) if "tls" in self.config.transports \
+            else None
         self.transports = SipTransports(
-            reactor_for_loop(loop), self.on_message, StreamFramer, max_datagram=self.config.max_datagram
+            reactor_for_loop(loop), self.on_message, StreamFramer, max_datagram=self.config.max_datagram, tls=tls
         )
         self.transports.on_unreachable = self._unreachable
-        self.port = self.transports.listen(self.config.host, self.config.port, list(self.config.transports))
+        plain: list[str] = [t for t in self.config.transports if t != "tls"]
+        self.port = self.transports.listen(self.config.host, self.config.port, plain) if plain else 0
+        if tls is not None:
+            self.tls_port = self.transports.listen_tls(self.config.host, tc.port)
+            if not plain:
+                self.port = self.tls_port
+            log.info("SIP over TLS listening on %s:%d", self.config.host, self.tls_port)
         log.info("SIP listening on %s:%d (%s)", self.config.host, self.port, "/".join(self.config.transports))
         up = self.config.upstream
         if up.enabled:
@@ -259,6 +269,10 @@ class Engine:
                     dtmf_payload_type=p.dtmf_payload_type,
                 )
                 call.media.set_direction(p.direction)
+                if p.srtp is not None:
+                    call.media.set_srtp(p.srtp.local, p.srtp.remote)
+                else:
+                    call.media.clear_srtp()
             except (MediaError, ValueError) as exc:
                 log.warning("call %s: media setup failed: %s", call.call_id, exc)
         elif isinstance(action, StopMedia):
@@ -295,7 +309,7 @@ class Engine:
             self.core.start_uas(
                 invite,
                 source,
-                local_media=self._local_media(media.port, self.host_toward(source.host)),
+                local_media=self._local_media(media.port, self.host_toward(source.host), source.host),
                 local_contact=self._contact(user_of(invite.uri), source.transport, self.host_toward(source.host)),
                 timers=self._timers(),
                 now=now,
@@ -317,16 +331,19 @@ class Engine:
         media.open()
         return media
 
-    def _local_media(self, port: int, host: str) -> LocalMedia:
+    def _local_media(self, port: int, host: str, peer: str) -> LocalMedia:
         codecs = tuple(c for c in self.config.codecs if c in MEDIA_CODECS) or MEDIA_CODECS
-        return LocalMedia(host, port, codecs, self.config.dtmf_payload_type, secrets.randbits(31))
+        srtp = self.config.srtp.mode_for(peer)
+        key = secrets.token_bytes(30) if srtp != "off" else b""
+        return LocalMedia(host, port, codecs, self.config.dtmf_payload_type, secrets.randbits(31), srtp, key)
 
     def _timers(self) -> Timers:
         t = self.config.timers
         return Timers(t1=t.t1, t2=t.t2, t4=t.t4, answer_delay=self.answer_delay)
 
     def _contact(self, user: str, transport: str, host: str | None = None) -> str:
-        return local_contact(user, host or self.public_host, self.port, transport)
+        port = self.tls_port if transport == "tls" else self.port
+        return local_contact(user, host or self.public_host, port, transport)
 
     def _forget(self, call: EngineCall) -> None:
         call.media.close()
@@ -461,7 +478,7 @@ class Engine:
             from_uri=f"sip:{caller_id}@{self.public_host}",
             display=caller_id,
             local_contact=self._contact(caller_id, dest.transport, self.host_toward(dest.host)),
-            local_media=self._local_media(media.port, self.host_toward(dest.host)),
+            local_media=self._local_media(media.port, self.host_toward(dest.host), dest.host),
             local_tag=new_tag(),
             call_id=new_call_id(self.public_host),
             timers=self._timers(),

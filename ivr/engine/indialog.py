@@ -33,7 +33,8 @@ def on_invite(s: CallState, req: Request, source: Endpoint, now: float, out: lis
             out.append(UpdateMedia(params) if s.media is not None else StartMedia(params))
         s.media = params
     else:
-        sdp = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1))
+        secure = s.media is not None and s.media.srtp is not None
+        sdp = stamp(s, negotiate.offer(s.local_media, s.sdp_version + 1, secure=secure))
         s.remote_sdp_offer_pending = True
         invite_final(s, 200, out, body=sdp, content_type="application/sdp")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ivr.app import DigitEvent, HangupEvent, TransferResult
-from ivr.sdp import Direction
+from ivr.sdp import Direction, SrtpKeys, SrtpMode
 from ivr.sip import Request, Response
 from ivr.sip.address import Endpoint
 from ivr.sip.dialog import Dialog
@@ -31,6 +31,8 @@ class LocalMedia:
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
     dtmf_payload_type: int = 101
     session_id: int = 0
+    srtp: SrtpMode = "off"  # SDES SRTP for this peer (config srtp.mode / srtp.peers)
+    srtp_key: bytes = b""  # our master key || salt for the call (30 bytes) when srtp is not off
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class MediaParams:
     dtmf_payload_type: int | None
     direction: Direction = "sendrecv"  # ours: sendonly = we send and do not receive (caller on hold: recvonly)
     clock_rate: int = 8000
+    srtp: SrtpKeys | None = None  # SRTP keys when the stream is SRTP
 
 
 @dataclass(frozen=True)

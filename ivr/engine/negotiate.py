@@ -14,7 +14,8 @@ ORIGIN = "hotline12345"  # o= username and s= of our SDP
 
 
 def _capabilities(local: LocalMedia) -> sdp.LocalMedia:
-    return sdp.LocalMedia(local.host, local.port, local.codecs, telephone_event_pt=local.dtmf_payload_type)
+    return sdp.LocalMedia(local.host, local.port, local.codecs, telephone_event_pt=local.dtmf_payload_type,
+                          srtp=local.srtp, srtp_key=local.srtp_key)
 
 
 def _body(local: LocalMedia, version: int, description: sdp.SessionDescription) -> bytes:
@@ -25,11 +26,12 @@ def _body(local: LocalMedia, version: int, description: sdp.SessionDescription) 
 
 def _params(n: sdp.Negotiated) -> MediaParams:
     return MediaParams(n.remote_address, n.remote_port, n.codec.name, n.codec.pt, n.telephone_event_pt, n.direction,
-                       n.codec.clock)
+                       n.codec.clock, n.srtp)
 
 
-def offer(local: LocalMedia, version: int, direction: Direction = "sendrecv") -> bytes:
-    return _body(local, version, sdp.make_offer(_capabilities(local), direction))
+def offer(local: LocalMedia, version: int, direction: Direction = "sendrecv", *, secure: bool = False) -> bytes:
+    """Our offer; with crypto when SRTP is required for the peer or ``secure`` (the call's SRTP is on)."""
+    return _body(local, version, sdp.make_offer(_capabilities(local), direction, secure=secure))
 
 
 def answer(local: LocalMedia, version: int, offer_sdp: bytes) -> tuple[bytes, MediaParams] | None:

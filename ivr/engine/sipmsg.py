@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ivr.engine.model import CallState
 from ivr.sip import NameAddr, Request, Response, SipParseError, parse_name_addr, parse_uri
-from ivr.sip.address import Endpoint
+from ivr.sip.address import Endpoint, transport_name
 from ivr.sip.dialog import LocalEndpoint
 from ivr.sip.uri import SipUri
 
@@ -22,7 +22,7 @@ def uri_dest(uri: str, fallback: Endpoint | None = None) -> Endpoint | None:
     if parsed.scheme not in ("sip", "sips"):
         return fallback
     host, port = parsed.host_port
-    return Endpoint("tcp" if parsed.transport == "TCP" else "udp", host, port)
+    return Endpoint(transport_name(parsed.transport), host, port)
 
 
 def bare_uri(uri: str) -> str:
@@ -40,7 +40,7 @@ def local_contact(user: str, host: str, port: int, transport: str = "udp") -> st
     of RFC 4475 esc01) and is escaped again here, so the Contact is one valid SIP URI a BYE can be sent to;
     an empty user becomes ``ivr``.
     """
-    params: dict[str, str | None] = {"transport": "tcp"} if transport == "tcp" else {}
+    params: dict[str, str | None] = {"transport": transport} if transport in ("tcp", "tls") else {}
     return f"<{SipUri(scheme='sip', user=user or 'ivr', host=host, port=port, params=params)}>"
 
 
@@ -69,7 +69,7 @@ def in_dialog_dest(state: CallState) -> Endpoint:
     dest = uri_dest(target, state.remote_endpoint) if target else state.remote_endpoint
     if dest is None:
         return Endpoint("udp", "127.0.0.1", 5060)
-    if state.remote_endpoint is not None and state.remote_endpoint.transport == "tcp" and dest.transport == "udp":
+    if state.remote_endpoint is not None and state.remote_endpoint.transport != "udp" and dest.transport == "udp":
         return state.remote_endpoint
     return dest
 
@@ -79,7 +79,7 @@ def local_endpoint(local_contact: str, dest: Endpoint) -> LocalEndpoint:
     contact = parse_name_addr(local_contact).uri if local_contact else ""
     sent_by = uri_dest(contact) if contact else None
     host, port = (sent_by.host, sent_by.port) if sent_by is not None else ("127.0.0.1", 5060)
-    return LocalEndpoint(host, port, "TCP" if dest.transport == "tcp" else "UDP", contact)
+    return LocalEndpoint(host, port, dest.sip_transport, contact)
 
 
 def via_for(state: CallState, dest: Endpoint) -> str:

@@ -56,7 +56,7 @@ class UpstreamRegistrar:
 
     def _register(self, now: float, expires: int | None = None) -> list[Outgoing]:
         self.cseq += 1
-        transport = "TCP" if self.dest.transport == "tcp" else "UDP"
+        transport = self.dest.sip_transport
         headers = Headers()
         headers.add("Via", f"SIP/2.0/{transport} {self.local[0]}:{self.local[1]};branch={new_branch()};rport")
         headers.add("Max-Forwards", "70")

@@ -5,6 +5,9 @@ exactly one packet: a DTMF event packet, a playback frame, bridged audio, or sil
 drains its non-blocking socket (no per-packet event-loop wake-ups), feeds the jitter buffer and the RFC 4733
 receiver, and pops one frame for its audio sink / bridge peer.  RTP timestamps are derived from the pacer's
 frame number, so they advance 160 per frame even across silence, hold or skipped frames.
+With SRTP on (:meth:`MediaSession.set_srtp`), every packet is protected right before ``sendto`` and unprotected
+right after ``recvfrom`` (:class:`~ivr.media.srtp.SrtpStreams`); a packet failing authentication is dropped and
+counted (``srtp_auth_failures``), the RTP cores never see it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ivr.media.pacer import Pacer
 from ivr.media.playback import PlaybackQueue
 from ivr.media.reception import RtcpPeer
 from ivr.media.rtp import RtpError, decode, pack_header_into
+from ivr.media.srtp import SrtpStreams
 from ivr.media.udp import MediaError, bind_rtp_pair, drain
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,8 @@ class MediaSession:
         self._sock: socket.socket | None = None
         self._watched = False  # the pacer reads our RTP socket when it is readable (epoll)
         self._rtcp_sock: socket.socket | None = None
+        self._srtp: SrtpStreams | None = None
+        self._srtp_counters = {"srtp_auth_failures": 0, "srtp_replays": 0, "srtp_errors": 0}
         # remote / negotiated
         self.codec: Codec = PCMU
         self.payload_type = PCMU.static_pt
@@ -160,6 +166,33 @@ class MediaSession:
                 self._dest = (host, port)
                 self._rtcp_dest = (host, port + 1)
 
+    def set_srtp(self, tx_key: bytes, rx_key: bytes) -> None:
+        """Protect RTP/RTCP with ``tx_key`` and check what arrives with ``rx_key`` (30-byte SDES master key || salt,
+        AES_CM_128_HMAC_SHA1_80).  The same keys again (a re-INVITE) keep the running SRTP state."""
+        current = self._srtp
+        if current is not None and current.tx_key == tx_key and current.rx_key == rx_key:
+            return
+        self._fold_srtp_counters()
+        self._srtp = SrtpStreams(tx_key, rx_key)
+
+    def clear_srtp(self) -> None:
+        """Back to plain RTP (a re-INVITE without crypto)."""
+        self._fold_srtp_counters()
+        self._srtp = None
+
+    @property
+    def secure(self) -> bool:
+        return self._srtp is not None
+
+    def _fold_srtp_counters(self) -> None:
+        if self._srtp is not None:
+            for name, value in self._srtp.counters.items():
+                self._srtp_counters[name] += value
+
+    def _srtp_stats(self) -> dict[str, int]:
+        live = self._srtp.counters if self._srtp is not None else {}
+        return {name: value + live.get(name, 0) for name, value in self._srtp_counters.items()}
+
     @property
     def remote(self) -> tuple[str, int] | None:
         """Where RTP is sent now (the latched source address once the remote has sent RTP)."""
@@ -222,7 +255,7 @@ class MediaSession:
             peer.set_bridge_peer(None)
         self._bridge_peer = None
         if self._rtcp_sock is not None and self._rtcp_dest is not None and self.counters["sent"]:
-            self._sendto(self._rtcp_sock, rtcp.build_bye(self.ssrc), self._rtcp_dest)
+            self._sendto(self._rtcp_sock, self._rtcp_out(rtcp.build_bye(self.ssrc)), self._rtcp_dest)
         if self._sock is not None and self._watched:
             self.pacer.unwatch(self._sock.fileno())
         for sock in (self._sock, self._rtcp_sock):
@@ -235,6 +268,8 @@ class MediaSession:
         pacer = self.pacer.stats
         return {
             **self.counters,
+            **self._srtp_stats(),
+            "srtp": int(self._srtp is not None),
             "dtmf_sent": self._dtmf_out.digits_sent,
             "lost": jb.lost,
             "late": jb.late,
@@ -320,7 +355,7 @@ class MediaSession:
         buf[12:] = payload
         self._seq = (self._seq + 1) & 0xFFFF
         try:
-            sock.sendto(buf, dest)
+            sock.sendto(buf if self._srtp is None else self._srtp.protect_rtp(bytes(buf)), dest)
         except OSError:  # buffer full, unreachable, bad address: count it, never break the tick
             self.counters["send_errors"] += 1
         else:
@@ -338,7 +373,10 @@ class MediaSession:
         header = bytearray(12)
         pack_header_into(header, marker, pt, self._seq, event_ts, self.ssrc)
         self._seq = (self._seq + 1) & 0xFFFF
-        if self._sock is not None and self._sendto(self._sock, bytes(header) + payload, dest):
+        packet = bytes(header) + payload
+        if self._srtp is not None:
+            packet = self._srtp.protect_rtp(packet)
+        if self._sock is not None and self._sendto(self._sock, packet, dest):
             self.counters["sent"] += 1
         self._gap = True  # audio after the event starts a new talkspurt
 
@@ -353,6 +391,15 @@ class MediaSession:
     # -- receive path -----------------------------------------------------------------------------------------------
     def _on_datagram(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         counters = self.counters
+        srtp = self._srtp
+        if srtp is not None:
+            if len(data) >= 2 and 200 <= data[1] <= 204:  # SRTCP multiplexed on the RTP port (RFC 5761)
+                self._on_rtcp(data, addr)
+                return
+            plain = srtp.unprotect_rtp(data)
+            if plain is None:  # authentication or replay failure: counted by the SRTP streams, dropped
+                return
+            data = plain
         if (
             len(data) == 12 + FRAME_SAMPLES
             and data[0] == 0x80
@@ -431,7 +478,15 @@ class MediaSession:
                     log.exception("%r: DTMF handler failed on %r", self, d.digit)
 
     # -- RTCP -------------------------------------------------------------------------------------------------------
+    def _rtcp_out(self, packet: bytes) -> bytes:
+        return packet if self._srtp is None else self._srtp.protect_rtcp(packet)
+
     def _on_rtcp(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self._srtp is not None:
+            plain = self._srtp.unprotect_rtcp(data)
+            if plain is None:
+                return
+            data = plain
         try:
             self._rtcp.on_packet(data, self.clock.now())
         except rtcp.RtcpError:
@@ -451,5 +506,5 @@ class MediaSession:
         packet = self._rtcp.sender_report(
             rtp_ts=rtp_ts, packets=sent, octets=octets, now=self.clock.now(), wallclock=time.time()
         )
-        if self._sendto(self._rtcp_sock, packet, self._rtcp_dest):
+        if self._sendto(self._rtcp_sock, self._rtcp_out(packet), self._rtcp_dest):
             self.counters["rtcp_sent"] += 1

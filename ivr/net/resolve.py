@@ -19,7 +19,7 @@ import dns.exception
 import dns.rdatatype
 import dns.resolver
 
-from ivr.sip.address import Endpoint
+from ivr.sip.address import Endpoint, transport_name
 from ivr.sip.resolve import (
     Address,
     DnsCache,
@@ -59,7 +59,7 @@ class SipResolver:
         negative_ttl: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
-        supported: tuple[str, ...] = ("udp", "tcp"),
+        supported: tuple[str, ...] = ("udp", "tcp", "tls"),
     ) -> None:
         self.supported = supported
         self.random = random
@@ -97,8 +97,8 @@ class SipResolver:
         except ResolveError as exc:
             log.warning("cannot resolve %s: %s", uri, exc)
             return []
-        return [Endpoint("tcp" if t.transport == "tcp" else "udp", t.host, t.port)
-                for t in found if t.transport in ("udp", "tcp")]
+        return [Endpoint(transport_name(t.transport), t.host, t.port)
+                for t in found if t.transport in ("udp", "tcp", "tls")]
 
     async def host(self, name: str) -> str | None:
         """First address of a host name (A, then AAAA); ``name`` itself when numeric."""

@@ -1,4 +1,4 @@
-"""SIP transports (RFC 3261 §18) over Twisted: UDP and TCP.  Thin: bytes in, bytes out, counters.
+"""SIP transports (RFC 3261 §18) over Twisted: UDP, TCP and TLS.  Thin: bytes in, bytes out, counters.
 
 Every complete message goes to ``on_message(data, source)``; the sans-IO engine decides what to send and where
 (``send(data, dest)``).  Datagrams over ``max_datagram`` are dropped and counted here; the engine counts what
@@ -7,6 +7,8 @@ it cannot parse.  TCP streams are cut into messages by a framer (``feed(bytes) -
 carries the header section that could not be framed (:class:`ivr.sip.errors.SipFramingError` ``head``), that
 head goes to ``on_message`` first, so a request gets its 400 before the close).  Responses to a request that came over
 TCP go back over the same connection; a request to a TCP destination without one opens a connection.
+TLS (RFC 3261 §26.2) is TCP with Twisted's TLS on its own listener port: the same framer, the same connection
+table (keyed by ``Endpoint("tls", ...)``); the certificate and key come from :class:`TlsOptions`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
@@ -22,11 +25,54 @@ from twisted.internet.protocol import ClientFactory, DatagramProtocol, Factory
 from twisted.internet.protocol import Protocol as TxProtocol
 
 from config.loader import ListenError
-from ivr.sip.address import Endpoint
+from ivr.sip.address import Endpoint, TransportName
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Endpoint", "NetStats", "SipTransports"]
+__all__ = ["Endpoint", "NetStats", "SipTransports", "TlsOptions"]
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    """PEM files of the TLS listener and the trust for outgoing TLS connections."""
+
+    cert_file: str
+    key_file: str
+    ca_file: str = ""  # CAs of servers we connect to; empty: the platform trust store
+    verify_server: bool = True
+
+    def server_context(self) -> Any:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+        from twisted.internet import ssl
+
+        pems = _pem_blocks(Path(self.cert_file).read_text())
+        certs: list[Any] = [x509.load_pem_x509_certificate(pem) for pem in pems]
+        if not certs:
+            raise ValueError(f"no PEM certificate in {self.cert_file}")
+        key: Any = load_pem_private_key(Path(self.key_file).read_bytes(), password=None)
+        # pyOpenSSL takes cryptography's objects directly (its own X509/PKey wrappers are deprecated)
+        return ssl.CertificateOptions(privateKey=key, certificate=certs[0], extraCertChain=certs[1:])
+
+    def client_context(self, host: str) -> Any:
+        from twisted.internet import ssl
+
+        if not self.verify_server:
+            return ssl.CertificateOptions(verify=False)
+        trust: Any = ssl.platformTrust()
+        if self.ca_file:
+            trust = ssl.trustRootFromCertificates(
+                [ssl.Certificate.loadPEM(pem) for pem in _pem_blocks(Path(self.ca_file).read_text())]
+            )
+        return ssl.optionsForClientTLS(host, trustRoot=trust)
+
+
+def _pem_blocks(text: str) -> list[bytes]:
+    """The certificates of a PEM file, one PEM block each."""
+    end = "-----END CERTIFICATE-----"
+    blocks = [block[block.index("-----BEGIN CERTIFICATE-----"):] for block in text.split(end)
+              if "-----BEGIN CERTIFICATE-----" in block]
+    return [(block + end + "\n").encode() for block in blocks]
 
 
 @dataclass
@@ -63,15 +109,16 @@ class _Udp(DatagramProtocol):
 
 
 class _TcpConn(TxProtocol):
-    def __init__(self, owner: SipTransports) -> None:
+    def __init__(self, owner: SipTransports, kind: TransportName = "tcp") -> None:
         self.owner = owner
+        self.kind = kind
         self.framer: Framer = owner.framer_factory()
         self.peer: Endpoint | None = None
 
     def connectionMade(self) -> None:
         transport: Any = self.transport
         addr = transport.getPeer()
-        self.peer = Endpoint("tcp", addr.host, addr.port)
+        self.peer = Endpoint(self.kind, addr.host, addr.port)
         self.owner.stats.tcp_connections += 1
         self.owner.tcp_conns[self.peer] = self
         pending = self.owner.tcp_pending.pop(self.peer, [])
@@ -84,7 +131,7 @@ class _TcpConn(TxProtocol):
             messages = self.framer.feed(data)
         except ValueError as exc:  # SipFramingError among them: the stream cannot be cut any further
             self.owner.stats.tcp_stream_errors += 1
-            log.info("closing TCP connection from %s: %s", self.peer, exc)
+            log.info("closing %s connection from %s: %s", self.kind.upper(), self.peer, exc)
             for message in getattr(exc, "framed", []):  # the messages ahead of the break are whole
                 self.owner.deliver(message, self.peer)
             head = getattr(exc, "head", None)
@@ -104,11 +151,12 @@ class _TcpConn(TxProtocol):
 
 
 class _TcpFactory(Factory):
-    def __init__(self, owner: SipTransports) -> None:
+    def __init__(self, owner: SipTransports, kind: TransportName = "tcp") -> None:
         self.owner = owner
+        self.kind: TransportName = kind
 
     def buildProtocol(self, addr: Any) -> _TcpConn:
-        return _TcpConn(self.owner)
+        return _TcpConn(self.owner, self.kind)
 
 
 class _TcpClientFactory(ClientFactory):
@@ -117,12 +165,21 @@ class _TcpClientFactory(ClientFactory):
         self.dest = dest
 
     def buildProtocol(self, addr: Any) -> _TcpConn:
-        return _TcpConn(self.owner)
+        return _TcpConn(self.owner, self.dest.transport)
+
+    def clientConnectionLost(self, connector: Any, reason: Any) -> None:
+        # a TLS handshake that fails (bad certificate) loses the connection before anything was written
+        dropped = self.owner.tcp_pending.pop(self.dest, [])
+        if dropped:
+            self.owner.stats.send_errors += len(dropped)
+            log.info("%s connection to %s:%d lost: %s", self.dest.transport.upper(), self.dest.host, self.dest.port,
+                     reason.getErrorMessage())
 
     def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
         dropped = self.owner.tcp_pending.pop(self.dest, [])
         self.owner.stats.send_errors += len(dropped)
-        log.info("TCP connect to %s:%d failed: %s", self.dest.host, self.dest.port, reason.getErrorMessage())
+        log.info("%s connect to %s:%d failed: %s", self.dest.transport.upper(), self.dest.host, self.dest.port,
+                 reason.getErrorMessage())
         if self.owner.on_unreachable is not None:
             self.owner.on_unreachable(self.dest)
 
@@ -137,6 +194,7 @@ class SipTransports:
         framer_factory: Callable[[], Framer],
         *,
         max_datagram: int = 65535,
+        tls: TlsOptions | None = None,
     ) -> None:
         self.reactor = reactor
         self.on_message = on_message
@@ -145,9 +203,36 @@ class SipTransports:
         self.stats = NetStats()
         self.udp_port: Any = None
         self.tcp_port: Any = None
+        self.tls = tls
+        self.tls_port: Any = None
         self.tcp_conns: dict[Endpoint, _TcpConn] = {}
         self.tcp_pending: dict[Endpoint, list[bytes]] = {}
         self.on_unreachable: Callable[[Endpoint], None] | None = None  # a TCP connection could not be made
+
+    def _tls_factory(self, context: Any, is_client: bool, factory: Any) -> Any:
+        """TLS around ``factory``, with this reactor as the clock of its write aggregation (``listenSSL`` and
+        ``connectSSL`` take the global reactor, which does not run when this one is a private one: the writes
+        would never be flushed)."""
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        clock: Any = self.reactor
+        return TLSMemoryBIOFactory(context, is_client, factory, clock=clock)
+
+    def listen_tls(self, host: str, port: int) -> int:
+        """Open the TLS listener (needs ``tls`` options); returns its bound port."""
+        assert self.tls is not None, "SIP over TLS needs TlsOptions"
+        try:
+            context = self.tls.server_context()
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"SIP TLS: cannot load tls.cert_file/tls.key_file: {exc}") from exc
+        except Exception as exc:  # OpenSSL.crypto.Error and friends: a bad PEM
+            raise ValueError(f"SIP TLS: cannot load tls.cert_file/tls.key_file: {exc!r}") from exc
+        try:
+            self.tls_port = self.reactor.listenTCP(port, self._tls_factory(context, False, _TcpFactory(self, "tls")),
+                                                   interface=host)
+        except CannotListenError as exc:
+            raise ListenError("SIP TLS", host, port, exc.socketError, "ivr.yaml tls.port") from None
+        return int(self.tls_port.getHost().port)
 
     def listen(self, host: str, port: int, transports: list[str]) -> int:
         """Open the sockets; returns the bound port (UDP and TCP share it; ``port=0`` picks a free one)."""
@@ -179,16 +264,26 @@ class SipTransports:
 
     def send(self, data: bytes, dest: Endpoint) -> None:
         self.stats.sent += 1
-        if dest.transport == "tcp":
+        if dest.transport in ("tcp", "tls"):
             conn = self.tcp_conns.get(dest)
             tcp: Any = conn.transport if conn is not None else None
             if tcp is not None:
                 tcp.write(data)
                 return
+            if dest.transport == "tls" and self.tls is None:
+                self.stats.send_errors += 1
+                log.info("no TLS configured: cannot send to %s:%d over TLS", dest.host, dest.port)
+                return
             first = dest not in self.tcp_pending
             self.tcp_pending.setdefault(dest, []).append(data)
             if first:
-                self.reactor.connectTCP(dest.host, dest.port, _TcpClientFactory(self, dest), timeout=10)
+                factory = _TcpClientFactory(self, dest)
+                if dest.transport == "tls":
+                    assert self.tls is not None
+                    wrapped = self._tls_factory(self.tls.client_context(dest.host), True, factory)
+                    self.reactor.connectTCP(dest.host, dest.port, wrapped, timeout=10)
+                else:
+                    self.reactor.connectTCP(dest.host, dest.port, factory, timeout=10)
             return
         if self.udp_port is None:
             self.stats.send_errors += 1
@@ -210,3 +305,6 @@ class SipTransports:
         if self.tcp_port is not None:
             self.tcp_port.stopListening()
             self.tcp_port = None
+        if self.tls_port is not None:
+            self.tls_port.stopListening()
+            self.tls_port = None

@@ -8,7 +8,7 @@ from typing import Literal
 Address = tuple[str, int]
 """(host, port) of a peer.  For stream transports it names the connection the shell keeps."""
 
-TransportName = Literal["udp", "tcp"]
+TransportName = Literal["udp", "tcp", "tls"]
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,8 @@ class Endpoint:
 
     @classmethod
     def of(cls, address: Address, transport: str) -> Endpoint:
-        """From the transaction layer's ``(host, port)`` and transport name ("UDP", "TCP", any case)."""
-        return cls("tcp" if transport.upper() == "TCP" else "udp", address[0], address[1])
+        """From the transaction layer's ``(host, port)`` and transport name ("UDP", "TCP", "TLS", any case)."""
+        return cls(transport_name(transport), address[0], address[1])
 
     @property
     def address(self) -> Address:
@@ -30,5 +30,15 @@ class Endpoint:
 
     @property
     def sip_transport(self) -> str:
-        """The transport as the transaction layer and Via name it ("UDP", "TCP")."""
+        """The transport as the transaction layer and Via name it ("UDP", "TCP", "TLS")."""
         return self.transport.upper()
+
+
+def transport_name(transport: str) -> TransportName:
+    """``udp``/``tcp``/``tls`` of a Via or ``;transport=`` name (any case); anything else is UDP."""
+    lowered = transport.lower()
+    if lowered == "tcp":
+        return "tcp"
+    if lowered == "tls":
+        return "tls"
+    return "udp"

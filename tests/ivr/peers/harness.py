@@ -181,6 +181,7 @@ class Baresip:
     rtp: tuple[int, int] = (0, 0)
     proc: subprocess.Popen[bytes] | None = None
     extra_account: str = ""  # appended to the account line (auth_pass=..., outbound=..., regint=...)
+    extra_config: str = ""  # appended to the config file (sip_cafile ..., module srtp.so ...)
     log_path: Path = field(init=False)
     rec_dir: Path = field(init=False)
 
@@ -219,7 +220,7 @@ module_app account.so
 module_app menu.so
 cons_listen {LOOPBACK}:{self.cons_port}
 snd_path {self.rec_dir}
-"""
+{self.extra_config}"""
         (self.workdir / "config").write_text(config)
         answer = ";answermode=auto" if self.auto_answer else ""
         account = f"<sip:{self.user}@{LOOPBACK}:{self.sip_port}>{answer}"
