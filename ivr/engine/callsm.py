@@ -76,10 +76,9 @@ def answer(s: CallState, now: float, out: list[Action]) -> None:
     if offer:
         result = negotiate.answer(s.local_media, s.sdp_version + 1, offer)
         if result is None:
-            warning = [("Warning", '304 - "no common codec"')]
-            invite_final(s, 488, out, reason="Not Acceptable Here", headers=warning)
+            warning, s.hangup_reason = negotiate.refusal(s.local_media, offer)
+            invite_final(s, 488, out, reason="Not Acceptable Here", headers=[("Warning", warning)])
             s.phase = "ended"
-            s.hangup_reason = "no_common_codec"
             return
         sdp, params = stamp(s, result[0]), result[1]
         s.media = params

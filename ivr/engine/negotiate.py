@@ -43,6 +43,17 @@ def answer(local: LocalMedia, version: int, offer_sdp: bytes) -> tuple[bytes, Me
     return _body(local, version, description), _params(negotiated)
 
 
+def refusal(local: LocalMedia, offer_sdp: bytes) -> tuple[str, str]:
+    """Why :func:`answer` gave None: the 488's Warning (RFC 3261 §20.43) and the call's hang-up reason."""
+    try:
+        sdp.make_answer(_capabilities(local), offer_sdp)
+    except sdp.SrtpRequired as exc:
+        return f'399 - "{exc}"', "srtp_mismatch"
+    except sdp.SdpError:
+        pass
+    return '304 - "no common codec"', "no_common_codec"
+
+
 def accept(local: LocalMedia, answer_sdp: bytes) -> MediaParams | None:
     """The stream an SDP answer to our offer selects (None when unusable)."""
     try:

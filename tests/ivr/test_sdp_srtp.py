@@ -84,6 +84,15 @@ def test_required_refuses_an_offer_without_crypto_with_488() -> None:
     assert result is not None and result[1].srtp is not None and result[1].srtp.remote == THEIR_KEY
 
 
+def test_the_488_says_srtp_not_codec_when_crypto_is_what_is_missing() -> None:
+    caps = EngineLocalMedia("127.0.0.1", 40000, srtp="required", srtp_key=OUR_KEY)
+    warning, reason = negotiate.refusal(caps, offer("RTP/AVP"))
+    assert reason == "srtp_mismatch" and warning.startswith('399 - "') and "a=crypto" in warning
+    no_codec = offer("RTP/AVP").replace(b"RTP/AVP 0 8 101", b"RTP/AVP 18")
+    plain = EngineLocalMedia("127.0.0.1", 40000, srtp="offer", srtp_key=OUR_KEY)
+    assert negotiate.refusal(plain, no_codec) == ('304 - "no common codec"', "no_common_codec")
+
+
 @pytest.mark.parametrize("line", [
     f"1 AES_CM_128_HMAC_SHA1_32 inline:{INLINE}",  # another suite
     f"1 AES_CM_128_HMAC_SHA1_80 inline:{INLINE}|2^20|1:4",  # an MKI
