@@ -344,7 +344,7 @@ class Policy(_Strict):
 
     def prompt_ids(self) -> set[str]:
         """Every prompt id this policy can ask the flow to play (all must exist in the prompt catalogue)."""
-        ids = {"scope.explanation", "decline.offer_agent", self.other_city.prompt}
+        ids = {"scope.explanation", "decline.offer_agent", "redirect.offer_agent", self.other_city.prompt}
         for e in self.emergency:
             ch = self.emergency_channel(e.id)
             ids |= {e.prompt, e.confirm_prompt, f"emergency.{ch}", f"emergency.confirm.{ch}"}

@@ -76,8 +76,28 @@ def test_emergency_denied_asks_what_happened_and_no_answer_still_transfers() -> 
 def test_each_redirect_explains_scope_and_channel(words: str, channel: str, rule: str) -> None:
     sim = make_sim()
     out = sim.turn(words)
-    assert played(out) == ["scope.explanation", f"redirect.{channel}", "goodbye.after_redirect"]
+    assert played(out) == ["scope.explanation", f"redirect.{channel}", "redirect.offer_agent"]
+    assert not sim.finished  # the caller may still disagree
+    assert played(sim.turn("知道了 谢谢")) == ["goodbye.after_redirect"]
     assert sim.finished and not sim.orders and not sim.transfers
+
+
+@pytest.mark.parametrize("answer", ["不对 我说的不是这个", "(press 1)"])
+def test_a_caller_who_disagrees_with_a_redirect_reaches_an_agent_with_an_order(answer: str) -> None:
+    """Never turned away on a guess: 说"不对" or press 1 after the redirect, and an agent takes it (issue 9)."""
+    sim = make_sim()
+    sim.turn("我在外地")
+    out = sim.turn(answer)
+    assert "transfer.notice" in played(out) and out[-2] == "transfer agent default -> bridged"
+    assert len(sim.orders) == 1 and sim.orders[0][1].disposition == "accept"
+
+
+def test_a_caller_who_says_nothing_after_a_redirect_hears_goodbye() -> None:
+    sim = make_sim()
+    sim.turn("我要离婚")
+    sim.turn("(silence)")
+    out = sim.turn("(silence)")
+    assert played(out)[-1] == "goodbye.after_redirect" and sim.finished and not sim.transfers
 
 
 def test_redirect_transfers_where_the_city_config_says_so() -> None:
@@ -90,7 +110,8 @@ def test_redirect_transfers_where_the_city_config_says_so() -> None:
 def test_failed_redirect_transfer_ends_like_a_spoken_redirect() -> None:
     sim = make_sim({"12315": ChannelRoute(True, "sip:12315@seat")}, transfer="failed")
     out = sim.turn("网上买的东西商家不退")
-    assert played(out)[-1] == "goodbye.after_redirect"
+    assert played(out)[-1] == "redirect.offer_agent"
+    assert played(sim.turn("好的")) == ["goodbye.after_redirect"]
 
 
 def test_split_case_redirects_then_takes_the_in_scope_part() -> None:
@@ -108,7 +129,7 @@ def test_decline_recorded_with_rule_and_disagreement_goes_to_agent() -> None:
     out = sim.turn("那栋楼坏了我家风水")
     assert out[0].startswith("unreasonable ") and "rule=fengshui" in out[0] and "disposition=decline" in out[0]
     assert played(out) == ["scope.explanation", "decline.fengshui", "decline.offer_agent"]
-    out = sim.turn("我不服")
+    out = sim.turn("不对")
     assert played(out) == ["transfer.notice"] and out[-2] == "transfer agent default -> bridged"
     assert len(sim.orders) == 1  # the agent gets the unreasonable record, no second order
 
