@@ -380,3 +380,10 @@ nodes:
     sim.start()
     assert played(sim.output)[:2] == ["greeting", "transfer.failed"]
     assert [(t.kind, t.target) for t in sim.transfers] == [("agent", "default")]  # no emergency transfer to ""
+
+
+def test_a_caller_who_hangs_up_at_the_redirect_offer_ends_cleanly_with_no_order() -> None:
+    sim = make_sim()
+    sim.turn("我要申请仲裁")
+    sim.turn("(hangup)")
+    assert sim.finished and not sim.orders and not sim.transfers
