@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -53,6 +54,15 @@ class TlsSettings(BaseModel):
 SrtpMode = Literal["off", "offer", "required"]
 
 
+def check_cidrs(values: Iterable[str], where: str = "") -> None:
+    """Every entry an IP address or a CIDR network (a ``ValueError`` naming the first that is not)."""
+    for cidr in values:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"{where}{cidr!r} is not an address or CIDR") from exc
+
+
 class SrtpSettings(BaseModel):
     """SRTP with SDES keys (RFC 4568, AES_CM_128_HMAC_SHA1_80).
 
@@ -67,11 +77,7 @@ class SrtpSettings(BaseModel):
     @field_validator("peers")
     @classmethod
     def _peer_cidrs(cls, value: dict[str, SrtpMode]) -> dict[str, SrtpMode]:
-        for cidr in value:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"srtp.peers: {cidr!r} is not an address or CIDR") from exc
+        check_cidrs(value, "srtp.peers: ")
         return value
 
     def mode_for(self, host: str) -> SrtpMode:
@@ -114,11 +120,7 @@ class GuardConfig(BaseModel):
     @field_validator("call_acl", "rate_exempt")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        for cidr in value:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"{cidr!r} is not an address or CIDR") from exc
+        check_cidrs(value)
         return value
 
 
